@@ -1,0 +1,70 @@
+"""Project-wide pytest setup: real services when configured, loud failure when required.
+
+``@pytest.mark.services("postgres", "redis", "celery")`` marks a test that is *about* a real
+service. Without the service configured it is skipped with the reason (a newcomer's bare
+machine); with ``REQUIRE_SERVICES=1`` (CI) a missing or unreachable service fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1",
+                                       parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def service_status() -> dict[str, str | None]:
+    """Name -> None when usable, else why not."""
+    db_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    status: dict[str, str | None] = {}
+    if not db_url.startswith(("postgres://", "postgresql://")):
+        status["postgres"] = "DATABASE_URL is not a postgres:// URL"
+    elif not _reachable(db_url, 5432):
+        status["postgres"] = f"PostgreSQL at {urlparse(db_url).hostname} is unreachable"
+    else:
+        status["postgres"] = None
+    if not redis_url:
+        status["redis"] = "REDIS_URL is not set"
+    elif not _reachable(redis_url, 6379):
+        status["redis"] = f"Redis at {urlparse(redis_url).hostname} is unreachable"
+    else:
+        status["redis"] = None
+    # A real Celery worker needs Redis as broker and PostgreSQL to share rows with the test.
+    status["celery"] = status["redis"] or status["postgres"]
+    return status
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_SERVICES:
+        missing = {k: v for k, v in service_status().items() if v}
+        if missing:
+            raise pytest.UsageError(
+                "REQUIRE_SERVICES=1 but services are missing: "
+                + "; ".join(f"{k}: {v}" for k, v in missing.items())
+            )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    status = service_status()
+    for item in items:
+        marker = item.get_closest_marker("services")
+        if not marker:
+            continue
+        problems = [f"{name}: {status.get(name, 'unknown service')}"
+                    for name in marker.args if status.get(name, "unknown service")]
+        if problems and not REQUIRE_SERVICES:
+            item.add_marker(pytest.mark.skip(reason="needs " + "; ".join(problems)))

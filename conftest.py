@@ -7,6 +7,7 @@ machine); with ``REQUIRE_SERVICES=1`` (CI) a missing or unreachable service fail
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from urllib.parse import urlparse
@@ -68,3 +69,49 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     for name in marker.args if status.get(name, "unknown service")]
         if problems and not REQUIRE_SERVICES:
             item.add_marker(pytest.mark.skip(reason="needs " + "; ".join(problems)))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches():
+    """Each test starts with empty caches: rate-limit counters must not leak between tests."""
+    from django.core.cache import caches
+
+    for alias in ("default", "ratelimit"):
+        # A cache pointed at a dead server has nothing to clear.
+        with contextlib.suppress(Exception):
+            caches[alias].clear()
+    yield
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A REAL Celery worker (subprocess) on a private queue, sharing the test database.
+
+    Yields the queue name; send tasks with ``apply_async(queue=queue)``. Tests using it need
+    ``@pytest.mark.services("celery")`` (Redis broker + PostgreSQL that both processes see).
+    """
+    import subprocess
+    import sys
+    import uuid
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    db_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": db_url, "CELERY_TASK_ALWAYS_EAGER": "False"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "nusatrade", "worker", "--pool=solo",
+         "-Q", queue, "-n", f"{queue}@%h", "--without-heartbeat", "--without-gossip",
+         "--without-mingle", "-l", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        yield queue
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 
 
 class NusaTradeConfig(AppConfig):
@@ -9,3 +10,9 @@ class NusaTradeConfig(AppConfig):
 
     def ready(self) -> None:
         from nusatrade import checks  # noqa: F401  (registers the system checks)
+
+
+class NusaTradeAdminConfig(AdminConfig):
+    """django.contrib.admin with the OTP-protected site as ``admin.site``."""
+
+    default_site = "nusatrade.admin_site.NusaTradeAdminSite"

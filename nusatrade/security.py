@@ -124,7 +124,7 @@ def _validate_debug(debug: bool) -> list[Problem]:
 
 def _validate_hosts(setting: str, values: Iterable[str], *, required: bool) -> list[Problem]:
     values = list(values)
-    if any(v.strip() == "*" or "*" == v.strip().rsplit("//", 1)[-1] for v in values):
+    if any(v.strip() == "*" or v.strip().rsplit("//", 1)[-1] == "*" for v in values):
         return [Problem("nusatrade.E007", setting, "must not contain '*' in production",
                         "list the exact hosts/origins")]
     if required and not values:

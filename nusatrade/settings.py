@@ -38,20 +38,19 @@ API_DOCS_ENABLED = NUSATRADE_ENV in ("development", "test")
 DEBUG = env.bool("DEBUG", default=NUSATRADE_ENV == "development")
 
 # Development-only fallbacks. They are known values, so production refuses them (E003).
-_DEV_SECRET = "nusatrade-development-only-secret-key-never-use-in-production-0123456789"
+_DEV_SECRET = "nusatrade-development-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 _DEV_JWT_KEY = "nusatrade-development-only-jwt-signing-key-never-use-in-production-9876"
 SECRET_KEY = env.str("SECRET_KEY", default="" if IS_PRODUCTION else _DEV_SECRET)
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="" if IS_PRODUCTION else _DEV_JWT_KEY)
 
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
-)
+_LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else _LOCAL_HOSTS)
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_ALL_ORIGINS = False
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "nusatrade.apps.NusaTradeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -188,6 +187,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 
 # --- Auth, API ----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

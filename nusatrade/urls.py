@@ -4,10 +4,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from nusatrade.health import healthz
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("accounts.urls")),
 ]
 
+# Fail-safe: the schema and Swagger UI exist only when NUSATRADE_ENV says development or test.
 if settings.API_DOCS_ENABLED:
     from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 

@@ -1,0 +1,34 @@
+"""Trader-facing auth endpoints: JWT obtain/refresh/blacklist (rate limited) and /me."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
+
+from accounts.selectors import user_get_profile
+from accounts.serializers import MeSerializer
+from nusatrade.ratelimit import LoginThrottle
+
+
+class TokenObtainView(jwt_views.TokenObtainPairView):
+    throttle_classes = [LoginThrottle]
+
+
+class TokenRefreshView(jwt_views.TokenRefreshView):
+    throttle_classes = [LoginThrottle]
+
+
+class TokenBlacklistView(jwt_views.TokenBlacklistView):
+    throttle_classes = [LoginThrottle]
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        user = user_get_profile(request.user.pk)
+        data = MeSerializer(user).data
+        data["roles"] = sorted(g.name for g in user.groups.all())
+        return Response(data)

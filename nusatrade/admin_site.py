@@ -1,0 +1,24 @@
+"""The admin site: every admin URL sits behind django-otp's TOTP verification.
+
+A staff user who has no confirmed OTP device cannot log in at all (``OTPAdminSite`` requires a
+verified session), so the ML dashboard, model activation and kill switches are two-factor only.
+The login POST is rate limited by client IP on top of django-otp's own per-device throttling.
+"""
+
+from __future__ import annotations
+
+from django.utils.decorators import method_decorator
+from django_otp.admin import OTPAdminSite
+
+from nusatrade.ratelimit import ratelimit_view
+
+
+class NusaTradeAdminSite(OTPAdminSite):
+    site_header = "NusaTrade operations"
+    site_title = "NusaTrade admin"
+    index_title = "Models, backtests, market data and kill switches"
+
+    @method_decorator(ratelimit_view("admin-login", "RATELIMIT_LOGIN"))
+    def login(self, request, extra_context=None):
+        return super().login(request, extra_context)
+

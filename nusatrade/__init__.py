@@ -1,5 +1,6 @@
-from __future__ import annotations
+"""NusaTrade project package.
 
-from nusatrade.celery import app as celery_app
-
-__all__ = ("celery_app",)
+The Celery app is loaded by ``NusaTradeConfig.ready()`` (Django processes) and by
+``celery -A nusatrade`` (workers), not here: importing a pure module such as
+``nusatrade.errors`` must not drag Django in.
+"""

@@ -10,6 +10,7 @@ class NusaTradeConfig(AppConfig):
 
     def ready(self) -> None:
         from nusatrade import checks  # noqa: F401  (registers the system checks)
+        from nusatrade.celery import app  # noqa: F401  (shared_task binds to our configured app)
 
 
 class NusaTradeAdminConfig(AdminConfig):

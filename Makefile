@@ -1,0 +1,52 @@
+# NusaTrade: `make demo` and `make test` work on a fresh machine with only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+
+.PHONY: demo test lint serve worker beat install install-dev bench clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "NusaTrade needs Python 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+## demo: install, migrate the embedded database and run the whole pipeline end to end
+demo: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py demo
+
+## test: ruff, then the whole test suite (real services when DATABASE_URL/REDIS_URL are set)
+test: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+serve: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+worker: $(VENV)/.runtime
+	$(VENV)/bin/celery -A nusatrade worker -l info
+
+beat: $(VENV)/.runtime
+	$(VENV)/bin/celery -A nusatrade beat -l info
+
+bench: $(VENV)/.dev
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,31 @@
+"""The pure core imports no Django: it can be used from a notebook and tested without a DB."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT, clean_env
+
+PURE_MODULES = [
+    "nusatrade.errors", "nusatrade.security", "marketdata.timeframes",
+    "marketdata.calendar", "marketdata.synthetic", "marketdata.resample",
+    "marketdata.validation", "marketdata.importers",
+    "mlops.features", "mlops.labels", "mlops.splits", "mlops.algorithms", "mlops.gating",
+    "mlops.evaluation", "mlops.pipeline", "mlops.artifacts", "mlops.lookahead",
+    "trading.pnl", "trading.risk", "backtests.engine", "backtests.metrics",
+]
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_module_never_imports_django(module):
+    assert importlib.util.find_spec(module) is not None, f"{module} is missing"
+    code = (f"import sys, {module}; "
+            "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'));"
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{module} imports Django: {result.stdout}{result.stderr}"

@@ -92,3 +92,36 @@ def test_check_production_and_check_deploy_pass_with_proper_settings():
     deploy = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert deploy.returncode == 0, deploy.stderr
     assert "no issues" in deploy.stdout
+
+
+PROBE_URLS = (
+    "import django; django.setup(); from django.test import Client; c = Client(); "
+    "h = {'HTTP_HOST': 'trade.nusatrade.test', 'secure': True}; "
+    "print([c.get(u, **h).status_code for u in ('/api/docs/', '/api/schema/')])"
+)
+
+
+def test_api_docs_are_404_in_production_even_with_debug_forced():
+    env = clean_env(DJANGO_SETTINGS_MODULE="nusatrade.settings", **PRODUCTION_ENV)
+    result = run_python(PROBE_URLS, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[404, 404]"
+
+
+def test_api_docs_are_served_in_development():
+    env = clean_env(DJANGO_SETTINGS_MODULE="nusatrade.settings",
+                    ALLOWED_HOSTS="trade.nusatrade.test")
+    result = run_python(PROBE_URLS.replace("'secure': True", "'secure': False"), env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[200, 200]"
+
+
+def test_sentry_is_on_only_when_configured():
+    code = ("import django; django.setup(); import sentry_sdk; c = sentry_sdk.get_client(); "
+            "print(c.is_active(), sorted(getattr(c, 'integrations', {})))")
+    off = run_python(code, clean_env(DJANGO_SETTINGS_MODULE="nusatrade.settings"))
+    assert off.stdout.strip().splitlines()[-1].startswith("False")
+    on = run_python(code, clean_env(DJANGO_SETTINGS_MODULE="nusatrade.settings",
+                                    SENTRY_DSN="https://public@127.0.0.1:1/1"))
+    line = on.stdout.strip().splitlines()[-1]
+    assert line.startswith("True") and "'celery'" in line and "'django'" in line

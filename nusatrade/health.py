@@ -35,10 +35,14 @@ def _check_cache(alias: str) -> Callable[[], str]:
     def check() -> str:
         cache = caches[alias]
         # The default cache ignores Redis errors by design, so a round trip is the only proof.
-        token = secrets.token_hex(8)
-        cache.set("healthz", token, 10)
-        if cache.get("healthz") != token:
-            raise ConnectionError("cache round trip failed")
+        # A key per request: concurrent probes must not overwrite each other's value.
+        key = f"healthz:{secrets.token_hex(8)}"
+        cache.set(key, "1", 10)
+        try:
+            if cache.get(key) != "1":
+                raise ConnectionError("cache round trip failed")
+        finally:
+            cache.delete(key)
         return type(cache).__name__
     return check
 

@@ -64,3 +64,15 @@ def test_real_redis_broker_and_cache_are_healthy():
         response = Client().get("/healthz")
     assert response.status_code == 200, response.json()
     assert "redis" in response.json()["checks"]["broker"]["detail"].lower()
+
+
+def test_concurrent_cache_probes_do_not_fail_each_other():
+    # Regression: one shared key made concurrent probes read each other's value (bench found
+    # 975 false 503s out of 2000 under 50 clients).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nusatrade.health import _check_cache, _timed
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: _timed(_check_cache("default")), range(400)))
+    assert all(r["ok"] for r in results)

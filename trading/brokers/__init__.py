@@ -1,0 +1,112 @@
+"""Brokers: the one place that talks to a broker. ``broker_for(account)`` picks the client.
+
+Paper is the default. MT5 is used only when the account says ``broker="mt5"`` AND the
+deployment enables it (``MT5_ENABLED``); an MT5 account on a deployment without MT5 is a
+ConfigurationError, never a silent fallback to paper. The ``MetaTrader5`` package is imported
+only here, lazily, and only then.
+
+Importing this package does not import Django (the submodules are pure); ``broker_for`` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from nusatrade.errors import ConfigurationError
+from trading.brokers.base import BrokerClient, Clock, SymbolSpec, empty_bars, utc_now
+from trading.brokers.mt5 import MT5Broker
+from trading.brokers.paper import PaperBroker
+
+if TYPE_CHECKING:
+    from accounts.models import TradingAccount
+
+__all__ = ["BrokerClient", "MT5Broker", "PaperBroker", "SymbolSpec", "broker_for",
+           "load_mt5_module", "mt5_enabled", "stored_history"]
+
+PAPER = "paper"
+MT5 = "mt5"
+
+
+def _setting(name: str, default: Any) -> Any:
+    from django.conf import settings
+
+    return getattr(settings, name, default)
+
+
+def mt5_enabled() -> bool:
+    return bool(_setting("MT5_ENABLED", False))
+
+
+def load_mt5_module() -> Any:
+    """Import the configured MetaTrader5-compatible module (``MT5_MODULE``, "pkg.mod" or
+    "pkg.mod:attribute")."""
+    target = str(_setting("MT5_MODULE", "MetaTrader5"))
+    module_name, _, attribute = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"MT5_MODULE {module_name!r} cannot be imported here ({exc}); "
+                                 "the MetaTrader5 package exists for Windows only") from None
+    return getattr(module, attribute) if attribute else module
+
+
+def stored_history(symbol: str, timeframe: str, until: pd.Timestamp, count: int) -> pd.DataFrame:
+    """The most recent stored bars at or before ``until`` (the paper broker's history)."""
+    from marketdata import selectors
+
+    _first, last, stored = selectors.bars_range(symbol, timeframe)
+    if not stored or last is None:
+        return empty_bars()
+    end = min(pd.Timestamp(last), until)
+    delta = pd.Timedelta(minutes=_minutes(timeframe))
+    # count bars of trading time, stretched for weekends and holidays.
+    start = end - delta * int(count * 1.5 + 10) - pd.Timedelta(days=10)
+    frame = selectors.load_bars(symbol, timeframe, start=start, end=end)
+    return frame[frame.index <= until]
+
+
+def _minutes(timeframe: str) -> int:
+    from marketdata import timeframes
+
+    return timeframes.get(timeframe).minutes
+
+
+def _paper_broker(clock: Clock) -> PaperBroker:
+    from trading.models import Instrument
+
+    specs = {i.symbol: SymbolSpec.from_instrument(i) for i in Instrument.objects.all()}
+    return PaperBroker(specs, history=stored_history, clock=clock)
+
+
+def _mt5_broker(account: TradingAccount, clock: Clock, module: Any | None) -> MT5Broker:
+    if not mt5_enabled():
+        raise ConfigurationError(f"account {account.pk} uses MT5 but MT5_ENABLED is off on this "
+                                 "deployment")
+    missing = [name for name in ("broker_login", "broker_server", "password_env_var")
+               if not getattr(account, name)]
+    if missing:
+        raise ConfigurationError(f"account {account.pk} uses MT5 but lacks {', '.join(missing)}")
+    return MT5Broker(
+        module if module is not None else load_mt5_module(), account.broker_login,
+        account.broker_server, account.broker_password,
+        path=_setting("MT5_TERMINAL_PATH", "") or None,
+        timeout_ms=int(_setting("MT5_TIMEOUT_MS", 60_000)),
+        server_timezone=str(_setting("MT5_SERVER_TIMEZONE", "UTC")), clock=clock,
+    )
+
+
+def broker_for(account: TradingAccount, *, clock: Clock | None = None,
+               mt5_module: Any | None = None) -> BrokerClient:
+    """The broker client for ``account`` (paper unless the account and deployment say MT5).
+
+    ``mt5_module`` replaces the configured module (the simulator, in tests and drills).
+    """
+    kind = account.broker
+    if kind == PAPER:
+        return _paper_broker(clock or utc_now)
+    if kind == MT5:
+        return _mt5_broker(account, clock or utc_now, mt5_module)
+    raise ConfigurationError(f"account {account.pk}: unknown broker {kind!r}")

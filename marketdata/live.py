@@ -17,6 +17,7 @@ import pandas as pd
 
 from marketdata import timeframes
 from marketdata.services import bars_upsert, instrument_get
+from nusatrade.errors import DataError
 from trading.brokers import broker_for
 from trading.brokers.base import BrokerClient, Clock, check_bars, utc_now, validate_count
 
@@ -75,6 +76,8 @@ def bars_fetch_live(account: TradingAccount, symbol: str, timeframe: str, count:
         if broker is None:
             client.close()
     check_bars(frame, tf.name, clock())
+    if client.synthetic:
+        _refuse_synthetic_into_real_series(instrument, tf.name)
     result = bars_upsert(instrument.symbol, tf.name, frame, synthetic=client.synthetic)
     if len(result.conflicts):
         logger.warning("%s %s from %s: %d fetched bars differ from stored ones (kept stored)",
@@ -85,6 +88,21 @@ def bars_fetch_live(account: TradingAccount, symbol: str, timeframe: str, count:
         synthetic=client.synthetic, fetched=len(frame), first=first, last=last,
         inserted=result.inserted, unchanged=result.unchanged, conflicts=len(result.conflicts),
     )
+
+
+def _refuse_synthetic_into_real_series(instrument, timeframe: str) -> None:
+    """A paper feed invents its continuation: it must never extend a series of real bars.
+
+    Otherwise invented bars would sit among real ones, feed training and backtests, and turn
+    a later real import for those times into "conflicts with stored bar".
+    """
+    from marketdata.models import Bar
+
+    if Bar.objects.filter(instrument=instrument, timeframe=timeframe, synthetic=False).exists():
+        raise DataError(
+            f"{instrument.symbol} {timeframe} holds real (imported or broker) bars; the paper "
+            "feed is synthetic and will not be mixed into it. Use an MT5 account for live bars "
+            "of this series, or generate the paper demo on a separate symbol.")
 
 
 def _when(stamp: pd.Timestamp) -> datetime:

@@ -255,6 +255,17 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Market data and brokers ------------------------------------------------------------
+# Whole trading days closed (ISO dates); the forex-week weekend is built in (marketdata.calendar).
+MARKET_HOLIDAYS = env.list("MARKET_HOLIDAYS", default=[])
+# MetaTrader 5: off unless configured. The MetaTrader5 package is Windows-only; tests never
+# import it (they use trading.brokers.mt5sim).
+MT5_ENABLED = env.bool("MT5_ENABLED", default=False)
+MT5_MODULE = env.str("MT5_MODULE", default="MetaTrader5")
+MT5_TERMINAL_PATH = env.str("MT5_TERMINAL_PATH", default="")
+MT5_SERVER_TIMEZONE = env.str("MT5_SERVER_TIMEZONE", default="UTC")  # UTC, IANA, or "NY+7"
+MT5_TIMEOUT_MS = env.int("MT5_TIMEOUT_MS", default=60000)
+
 # --- Email and alerts ---------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

@@ -117,6 +117,15 @@ def test_paper_bars_are_stored_synthetic_and_closed(paper_account):
     assert result.summary().startswith("XAUUSD H1 from paper (SYNTHETIC paper feed)")
 
 
+def test_paper_feed_never_extends_a_series_of_real_bars(paper_account):
+    bars_upsert("XAUUSD", "H1", FEED.loc[:"2024-03-01 12:00"], synthetic=False)
+    before = Bar.objects.count()
+    with pytest.raises(DataError, match="holds real"):
+        bars_fetch_live(paper_account, "XAUUSD", "H1", 30, clock=at("2024-03-05 10:30"))
+    assert Bar.objects.count() == before
+    assert not Bar.objects.filter(synthetic=True).exists()
+
+
 def test_paper_fetches_repeat_without_conflicts(paper_account):
     bars_upsert("XAUUSD", "H1", FEED.loc[:"2024-03-01 12:00"], synthetic=True)
     bars_fetch_live(paper_account, "XAUUSD", "H1", 10, clock=at("2024-03-05 10:30"))

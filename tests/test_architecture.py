@@ -1,4 +1,4 @@
-"""The pure core imports no Django: it can be used from a notebook and tested without a DB."""
+"""The pure core imports no Django (nor Celery or DRF): it can be used from a notebook and tested without a DB."""
 
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ PURE_MODULES = [
     "marketdata.validation", "marketdata.importers",
     "mlops.features", "mlops.labels", "mlops.splits", "mlops.algorithms", "mlops.gating",
     "mlops.evaluation", "mlops.pipeline", "mlops.artifacts", "mlops.lookahead",
-    "trading.pnl", "trading.risk", "backtests.engine", "backtests.metrics",
+    "trading.pnl", "trading.risk", "backtests.engine", "backtests.metrics", "backtests.sweep",
+    "backtests.report", "trading.brokers.base", "trading.brokers.mt5sim",
 ]
+FRAMEWORKS = ("django", "celery", "rest_framework")
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_pure_module_never_imports_django(module):
     assert importlib.util.find_spec(module) is not None, f"{module} is missing"
     code = (f"import sys, {module}; "
-            "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'));"
+            f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FRAMEWORKS!r});"
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(),
                             capture_output=True, text=True, timeout=120)

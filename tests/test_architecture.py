@@ -13,7 +13,7 @@ from tests.helpers import ROOT, clean_env
 PURE_MODULES = [
     "nusatrade.errors", "nusatrade.security", "marketdata.timeframes",
     "marketdata.calendar", "marketdata.synthetic", "marketdata.resample",
-    "marketdata.validation", "marketdata.importers",
+    "marketdata.validation", "marketdata.importers", "marketdata.pgcopy",
     "mlops.features", "mlops.labels", "mlops.splits", "mlops.algorithms", "mlops.gating",
     "mlops.evaluation", "mlops.pipeline", "mlops.artifacts", "mlops.lookahead",
     "trading.pnl", "trading.risk", "backtests.engine", "backtests.metrics", "backtests.sweep",

@@ -227,6 +227,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "ML auto-trading for forex and gold: accounts, models, backtests.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "status" field with different choices: name each enum explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "accounts.models.AccountStatus",
+        "BacktestRunStatusEnum": "backtests.models.RunStatus",
+    },
 }
 
 # --- Security headers (all on in production; check --deploy must print nothing) -----------

@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.urls")),
+    path("api/v1/", include("backtests.urls")),
 ]
 
 # Fail-safe: the schema and Swagger UI exist only when NUSATRADE_ENV says development or test.

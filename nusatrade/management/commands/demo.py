@@ -9,10 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pandas as pd
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+
+SYMBOL, TIMEFRAME = "XAUUSD", "H1"
+SEED_HOLDOUT_START = "2023-01-01"
 
 
 class Command(BaseCommand):
@@ -44,7 +48,28 @@ class Command(BaseCommand):
         out = {"stdout": self.stdout, "stderr": self.stderr}
         return [
             ("Demo users", lambda: call_command("demo_users", **out)),
+            (f"Synthetic XAUUSD H1 sample data ({years:g} years, seed 42)",
+             lambda: call_command("generate_sample_data", symbol=SYMBOL, timeframe=TIMEFRAME,
+                                  years=years, seed=42, **out)),
+            ("Train random forest, gradient boosting and the ensemble (walk-forward), tune "
+             "thresholds, check look-ahead on the best",
+             lambda: call_command("ml_demo", symbol=SYMBOL, timeframe=TIMEFRAME,
+                                  end=self._training_end(), **out)),
+            ("Backtest the best model on the held-out period with the seed's cost sweep",
+             lambda: call_command("backtest_demo", symbol=SYMBOL, timeframe=TIMEFRAME, **out)),
         ]
+
+    @staticmethod
+    def _training_end() -> str:
+        """Train up to 2022-12-31 (the seed held out 2023-2025), or 3 years before the data end."""
+        from marketdata.selectors import bars_range
+
+        _, last, count = bars_range(SYMBOL, TIMEFRAME)
+        if not count:
+            raise CommandError("no sample bars were stored")
+        held_out_start = min(pd.Timestamp(SEED_HOLDOUT_START, tz="UTC"),
+                             pd.Timestamp(last) - pd.DateOffset(years=3))
+        return (held_out_start - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
 
     def _inventory(self) -> None:
         from django.apps import apps

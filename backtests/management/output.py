@@ -1,0 +1,78 @@
+"""Plain-text output of the backtest commands: the run summary, metrics and sweep tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from backtests.models import BacktestRun
+from backtests.selectors import backtest_metric_rows
+
+SWEEP_COLUMNS = (
+    ("spread_pips", "spread", "{:g}"), ("slippage_pips", "slippage", "{:g}"),
+    ("threshold", "threshold", "{:.2f}"), ("trades", "trades", "{:,.0f}"),
+    ("win_rate", "win rate", "{:.1%}"), ("profit_factor", "PF", "{:.2f}"),
+    ("net_profit", "net profit", "{:,.2f}"), ("return_pct", "return %", "{:.2f}"),
+    ("max_drawdown_pct", "max DD %", "{:.2f}"), ("sharpe", "Sharpe", "{:.2f}"),
+    ("expectancy", "exp./trade", "{:,.2f}"), ("total_costs", "costs", "{:,.2f}"),
+    ("halts", "halts", "{:.0f}"),
+)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned first column, right-aligned others, a rule under the header."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+             for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
+    return "\n".join(lines)
+
+
+def summary(run: BacktestRun) -> str:
+    display = run.params.get("display", {})
+    data = " (SYNTHETIC DATA)" if run.synthetic_data else ""
+    return "\n".join([
+        f"Backtest #{run.pk}: model {display.get('Model', f'#{run.model_id}')}, "
+        f"{run.start} to {run.end}, {run.bars or 0:,} bars{data}",
+        f"  training window (refused): {display.get('Training window (never backtested)')}",
+        f"  spread {display.get('Spread')}; slippage {display.get('Slippage')}",
+        f"  lots {display.get('Lots')}; stop-loss {display.get('Stop-loss')}; take-profit "
+        f"{display.get('Take-profit')}; max bars held {display.get('Max bars held')}",
+        f"  threshold {display.get('Threshold (HOLD gate)')}; risk rules "
+        f"{display.get('Risk rules')}",
+    ])
+
+
+def metrics_table(run: BacktestRun) -> str:
+    return table(["metric", "value"], backtest_metric_rows(run))
+
+
+def sweep_table(run: BacktestRun) -> str:
+    """One row per grid point; the row with the run's own settings is marked."""
+    own = (float(run.spread_pips), float(run.slippage_pips), round(run.threshold, 4))
+    rows = []
+    for record in run.sweep_results:
+        key = (record["spread_pips"], record["slippage_pips"], round(record["threshold"], 4))
+        rows.append([_cell(record.get(name), pattern) for name, _, pattern in SWEEP_COLUMNS]
+                    + ["<- this run" if key == own else ""])
+    headers = [label for _, label, _ in SWEEP_COLUMNS] + [""]
+    return ("Sweep: spread and slippage in pips, threshold of the HOLD gate; other settings "
+            "as the run\n" + table(headers, rows))
+
+
+def _cell(value: Any, pattern: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return pattern.format(value)
+
+
+def write_report(run: BacktestRun, path: Path) -> Path:
+    """Write the run's self-contained HTML report to ``path`` (parents created)."""
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(run.report.html, encoding="utf-8")
+    return path.resolve()

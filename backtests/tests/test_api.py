@@ -1,0 +1,210 @@
+"""Backtest API: own runs only (admins all), constant query counts, detail with metrics and
+trades, starting a run with field errors for bad input, the HTML report, throttling."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import include, path
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from accounts.services import user_create
+from backtests.models import BacktestRun, BacktestTrade, RunStatus
+from backtests.services import BacktestParams, backtest_run_create, backtest_run_execute
+from backtests.tests.test_services import PERIOD, capture_task_sends, registered_model
+from nusatrade.ratelimit import TradingThrottle
+
+# The project's urls plus this app's (the lead includes backtests.urls under api/v1/).
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("accounts.urls")),
+    path("api/v1/", include("backtests.urls")),
+]
+pytestmark = pytest.mark.urls(__name__)
+PASSWORD = "correct-horse-battery-staple-42"
+URL = "/api/v1/backtests/"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Test-only: the production hasher costs ~0.3 s per login and per user created.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def model(db, settings, tmp_path):
+    return registered_model(settings, tmp_path)
+
+
+@pytest.fixture
+def alice(db):
+    return user_create("alice", PASSWORD, roles=(Role.TRADER,))
+
+
+@pytest.fixture
+def bob(db):
+    return user_create("bob", PASSWORD, roles=(Role.TRADER,))
+
+
+@pytest.fixture
+def boss(db):
+    return user_create("boss", PASSWORD, roles=(Role.ADMIN,))
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    tokens = client.post("/api/v1/auth/token/", {"username": user.username,
+                                                 "password": PASSWORD}, format="json").json()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    return client
+
+
+def finished_run(model, user, **params) -> BacktestRun:
+    run = backtest_run_create(model=model, start=PERIOD[0], end=PERIOD[1], user=user,
+                              params=BacktestParams(**params), enqueue=False)
+    return backtest_run_execute(run.pk)
+
+
+def valid_body(ml_model, /, **changes) -> dict:
+    return {"model": ml_model.pk, "start": "2021-09-01", "end": "2021-12-31", "spread_pips": "3",
+            "slippage_pips": "1", **changes}
+
+
+def test_anonymous_requests_are_401(db):
+    assert APIClient().get(URL).status_code == 401
+    assert APIClient().post(URL, {}, format="json").status_code == 401
+
+
+def test_list_shows_only_your_own_runs(model, alice, bob):
+    mine = finished_run(model, alice)
+    finished_run(model, bob)
+    body = client_for(alice).get(URL).json()
+    assert body["count"] == 1
+    row = body["results"][0]
+    assert row["id"] == mine.pk and row["created_by"] == "alice"
+    assert row["status"] == "succeeded" and row["symbol"] == "XAUUSD"
+    assert Decimal(row["net_profit"]) == mine.net_profit
+    assert row["spread_pips"] == "3.00"
+
+
+def test_admins_see_every_run(model, alice, bob, boss):
+    finished_run(model, alice)
+    finished_run(model, bob)
+    assert client_for(boss).get(URL).json()["count"] == 2
+
+
+def test_list_query_count_does_not_grow_with_runs(model, alice):
+    client = client_for(alice)
+    finished_run(model, alice)
+    with CaptureQueriesContext(connection) as one:
+        client.get(URL)
+    for _ in range(3):
+        backtest_run_create(model=model, start=PERIOD[0], end=PERIOD[1], user=alice,
+                            enqueue=False)
+    with CaptureQueriesContext(connection) as four:
+        assert client.get(URL).json()["count"] == 4
+    assert len(four) == len(one)
+
+
+def test_detail_has_metrics_parameters_curve_and_trades(model, alice):
+    run = finished_run(model, alice)
+    body = client_for(alice).get(f"{URL}{run.pk}/").json()
+    assert body["metrics"]["trades"] == run.trade_count == len(body["trades"])
+    first = BacktestTrade.objects.get(run=run, number=1)
+    assert body["trades"][0]["number"] == 1
+    assert Decimal(body["trades"][0]["net_pnl"]) == first.net_pnl
+    assert body["parameters"]["Spread"].startswith("3 pips = 0.3 price units")
+    assert body["equity_curve"][0][0] >= "2021-09-01"
+    assert body["error"] == "" and body["sweep_results"] == []
+
+
+def test_someone_elses_run_is_404(model, alice, bob):
+    run = finished_run(model, bob)
+    client = client_for(alice)
+    assert client.get(f"{URL}{run.pk}/").status_code == 404
+    assert client.get(f"{URL}{run.pk}/report/").status_code == 404
+    assert client.get(f"{URL}999999/").status_code == 404
+
+
+def test_post_starts_a_run_that_the_task_executes(model, alice, monkeypatch,
+                                                  django_capture_on_commit_callbacks):
+    from backtests.tasks import run_backtest
+
+    sent = capture_task_sends(monkeypatch)
+    client = client_for(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(URL, valid_body(model, lots="0.02"), format="json")
+    assert response.json()["status"] == "queued"
+    assert sent == [(response.json()["id"],)]  # queued once, after the commit
+    run_backtest.apply(args=sent[0]).get()  # what the worker does
+    assert response.status_code == 201, response.content
+    run = BacktestRun.objects.get(pk=response.json()["id"])
+    assert run.created_by == alice and run.lots == Decimal("0.02")
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.trade_count == BacktestTrade.objects.filter(run=run).count()
+
+
+def test_post_on_the_training_window_is_refused_on_the_start_field(model, alice):
+    response = client_for(alice).post(URL, valid_body(model, start="2021-05-01"),
+                                      format="json")
+    assert response.status_code == 400
+    message = response.json()["start"][0]
+    assert f"model #{model.pk}" in message and "first allowed start is 2021-09-01" in message
+    assert not BacktestRun.objects.exists()
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"lots": "0"}, "lots"), ({"lots": "-0.01"}, "lots"), ({"lots": "0.015"}, "lots"),
+    ({"lots": "1e9"}, "lots"), ({"lots": "NaN"}, "lots"), ({"lots": "abc"}, "lots"),
+    ({"lots": "200"}, "lots"), ({"spread_pips": "-1"}, "spread_pips"),
+    ({"slippage_pips": "Infinity"}, "slippage_pips"), ({"sl_atr": "nan"}, "sl_atr"),
+    ({"threshold": "0.4"}, "threshold"), ({"max_bars_held": 0}, "max_bars_held"),
+    ({"start": "yesterday"}, "start"), ({"end": "2021-08-01"}, "end"),
+    ({"model": 987654}, "model"), ({"model": "x"}, "model"),
+    ({"initial_equity": "0"}, "initial_equity"),
+])
+def test_bad_input_is_400_with_the_field_named_and_nothing_stored(model, alice, changes, field):
+    response = client_for(alice).post(URL, valid_body(model, **changes), format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json(), response.json()
+    assert not BacktestRun.objects.exists()
+
+
+def test_missing_fields_are_named(model, alice):
+    response = client_for(alice).post(URL, {}, format="json")
+    assert response.status_code == 400
+    assert {"model", "start", "end"} <= set(response.json())
+
+
+def test_report_is_the_self_contained_html_with_a_strict_csp(model, alice):
+    run = finished_run(model, alice)
+    response = client_for(alice).get(f"{URL}{run.pk}/report/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in response["Content-Security-Policy"]
+    html = response.content.decode()
+    assert html == run.report.html and html.count("<svg") == 3
+
+
+def test_report_of_an_unfinished_run_is_409(model, alice):
+    run = backtest_run_create(model=model, start=PERIOD[0], end=PERIOD[1], user=alice,
+                              enqueue=False)
+    response = client_for(alice).get(f"{URL}{run.pk}/report/")
+    assert response.status_code == 409 and "queued" in response.json()["detail"]
+
+
+def test_starting_runs_is_rate_limited(model, alice, settings):
+    from backtests.views import BacktestRunViewSet
+
+    assert BacktestRunViewSet(action="create").get_throttles()[0].__class__ is TradingThrottle
+    settings.RATELIMIT_TRADING = "2/m"
+    client = client_for(alice)
+    codes = [client.post(URL, valid_body(model, model=0), format="json").status_code
+             for _ in range(3)]
+    assert codes == [400, 400, 429]
+    assert client.get(URL).status_code == 200  # reads are not limited by it

@@ -1,0 +1,102 @@
+"""Backtest API: list and read runs, start one (throttled), fetch its HTML report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from backtests import selectors
+from backtests.models import BacktestRun, RunStatus
+from backtests.serializers import (
+    BacktestRunCreateSerializer,
+    BacktestRunDetailSerializer,
+    BacktestRunListSerializer,
+)
+from backtests.services import backtest_run_create
+from nusatrade.errors import DataError
+from nusatrade.ratelimit import TradingThrottle
+
+# The report is our own markup with inline SVG and CSS and no scripts: forbid everything else.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+
+class ReportHTMLRenderer(BaseRenderer):
+    """Lets a client ask for ``text/html`` only; errors still come out as text."""
+
+    media_type = "text/html"
+    format = "html"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return str(data).encode(self.charset)
+
+
+class BacktestRunViewSet(viewsets.GenericViewSet):
+    """Your backtest runs (admins: everyone's)."""
+
+    serializer_class = BacktestRunListSerializer
+    queryset = BacktestRun.objects.none()  # for the schema; reads go through selectors
+
+    def get_throttles(self) -> list[Any]:
+        if self.action == "create":
+            return [TradingThrottle()]
+        return super().get_throttles()
+
+    def _run(self, pk: str, *, with_trades: bool = False) -> BacktestRun:
+        try:
+            return selectors.backtest_run_get(pk, self.request.user, with_trades=with_trades)
+        except DataError as exc:
+            raise exceptions.NotFound(str(exc)) from None
+
+    @extend_schema(responses=BacktestRunListSerializer(many=True), parameters=[
+        OpenApiParameter("status", str, enum=[s.value for s in RunStatus],
+                         description="Only runs with this status.")])
+    def list(self, request: Request) -> Response:
+        runs = selectors.backtest_run_list(request.user, status=request.query_params.get(
+            "status") or None)
+        page = self.paginate_queryset(runs)
+        return self.get_paginated_response(BacktestRunListSerializer(page, many=True).data)
+
+    @extend_schema(responses=BacktestRunDetailSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        run = self._run(pk, with_trades=True)
+        return Response(BacktestRunDetailSerializer(run).data)
+
+    @extend_schema(request=BacktestRunCreateSerializer,
+                   responses={201: BacktestRunListSerializer})
+    def create(self, request: Request) -> Response:
+        serializer = BacktestRunCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            run = backtest_run_create(model=data["model"], start=data["start"], end=data["end"],
+                                      params=serializer.to_params(), user=request.user)
+        except DataError as exc:  # a rule of the service: report it on its field
+            raise exceptions.ValidationError(
+                {exc.column or "non_field_errors": [exc.reason]}) from None
+        # Read it again: eager Celery (development) has already run it.
+        run = selectors.backtest_run_get(run.pk, all_runs=True)
+        return Response(BacktestRunListSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR,
+                              409: OpenApiResponse(description="The run has no report yet.")})
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ReportHTMLRenderer])
+    def report(self, request: Request, pk: str) -> HttpResponse | Response:
+        run = self._run(pk)
+        report = selectors.backtest_report_get(run)
+        if report is None:
+            return Response({"detail": f"backtest #{run.pk} is {run.status}: no report yet."},
+                            status=status.HTTP_409_CONFLICT)
+        response = HttpResponse(report.html, content_type="text/html; charset=utf-8")
+        response["Content-Security-Policy"] = REPORT_CSP
+        response["Content-Disposition"] = f'inline; filename="backtest-{run.pk}.html"'
+        return response

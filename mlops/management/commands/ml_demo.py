@@ -1,0 +1,54 @@
+"""``ml_demo``: the ML part of ``make demo`` (run it after ``generate_sample_data``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlops import services
+from mlops.management.progress import CommandProgress
+from mlops.management.tables import comparison_table
+from mlops.services.demo import DEMO_WALK_FORWARD
+from nusatrade.errors import NusaTradeError
+
+
+class Command(BaseCommand):
+    help = ("Train random_forest, gradient_boosting and ensemble with walk-forward validation "
+            "and tuned thresholds, compare them, and check the best for look-ahead.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--symbol", default="XAUUSD")
+        parser.add_argument("--timeframe", default="H1")
+        parser.add_argument("--walk-forward", type=int, default=DEMO_WALK_FORWARD)
+        parser.add_argument("--points", type=int, default=50)
+        parser.add_argument("--no-activate", action="store_true")
+        parser.add_argument("--start", default=None, help="first bar used (default: all)")
+        parser.add_argument("--end", default=None,
+                            help="last bar used; later bars stay unseen for backtests")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        started = time.perf_counter()
+        try:
+            result = services.ml_demo(
+                symbol=opts["symbol"], timeframe=opts["timeframe"],
+                walk_forward=opts["walk_forward"], points=opts["points"],
+                say=self.stdout.write, activate_best=not opts["no_activate"],
+                start=opts["start"], end=opts["end"],
+                progress_factory=lambda desc: CommandProgress(self.stdout, desc))
+        except NusaTradeError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write("")
+        self.stdout.write("Model comparison (val = validation window, WF = walk-forward test "
+                          "folds, test = final holdout; exp. = net P/L per trade after costs, "
+                          "price units)")
+        self.stdout.write(comparison_table(result.models))
+        self.stdout.write("")
+        self.stdout.write(result.report.render())
+        if result.activated:
+            self.stdout.write(self.style.SUCCESS(f"Activated model #{result.best.pk} for "
+                                                 f"{opts['symbol']} {opts['timeframe']}."))
+        self.stdout.write(f"ml_demo finished in {time.perf_counter() - started:.0f}s.")
+        if not result.report.clean:
+            raise CommandError("look-ahead found in the best model", returncode=1)

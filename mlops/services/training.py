@@ -1,0 +1,154 @@
+"""Training, threshold tuning and the look-ahead check of registered models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+
+from mlops import lookahead, pipeline
+from mlops.gating import ThresholdChoice
+from mlops.models import AuditAction, MLModel
+from mlops.pipeline import FeatureSet, TrainConfig
+from mlops.services.registry import (
+    audit,
+    model_activate,
+    model_estimator,
+    model_metrics_update,
+    model_register,
+)
+from nusatrade.errors import ConfigurationError, DataError
+from trading.models import Instrument
+
+MIN_BARS = 500
+
+
+def series_bars(symbol: str, timeframe: str, start: Any = None, end: Any = None,
+                ) -> pd.DataFrame:
+    """Stored bars (marketdata's ``load_bars``; imported late so this module loads alone)."""
+    from marketdata.selectors import load_bars
+
+    return load_bars(symbol, timeframe, start, end)
+
+
+def instrument_for(symbol: str) -> Instrument:
+    try:
+        return Instrument.objects.get(symbol=symbol.upper())
+    except Instrument.DoesNotExist:
+        raise DataError(f"unknown symbol {symbol!r}") from None
+
+
+def default_cost(instrument: Instrument, bars: pd.DataFrame) -> float:
+    """Round-trip cost in price units: the median stored spread (points x point size)."""
+    spread = bars["spread"] if "spread" in bars else pd.Series(dtype=float)
+    if not spread.notna().any():
+        raise ConfigurationError(f"{instrument.symbol} bars carry no spread: give the cost "
+                                 "explicitly (--cost, price units per round trip)")
+    return float(np.nanmedian(spread.to_numpy(np.float64))) * float(instrument.point)
+
+
+def model_train(*, symbol: str, timeframe: str, config: TrainConfig, cost: float | None = None,
+                start: Any = None, end: Any = None, user: Any = None, activate: bool = False,
+                reason: str = "", progress: pipeline.Progress | None = None,
+                feature_set: FeatureSet | None = None, name: str | None = None) -> MLModel:
+    """Train on the stored bars, register the candidate, and activate it if asked."""
+    instrument = instrument_for(symbol)
+    bars = series_bars(instrument.symbol, timeframe, start, end)
+    if len(bars) < MIN_BARS:
+        raise DataError(f"{instrument.symbol} {timeframe}: {len(bars)} bars stored, "
+                        f"training needs at least {MIN_BARS}")
+    config = replace(config, cost=default_cost(instrument, bars) if cost is None else cost)
+    feature_set = feature_set or pipeline.default_feature_set()
+    result = pipeline.train(bars, config, feature_set, progress)
+    model = model_register(instrument=instrument, timeframe=timeframe.upper(), result=result,
+                           feature_set=feature_set, user=user, name=name,
+                           synthetic=bool(bars.attrs.get("synthetic", False)))
+    if activate:
+        model = model_activate(model, user, reason or "activated at training (--activate)")
+    return model
+
+
+def _model_inputs(model: MLModel, feature_set: FeatureSet | None,
+                  ) -> tuple[pd.DataFrame, FeatureSet, TrainConfig, list[str]]:
+    """The model's own bars, feature set and config; refuses when either changed."""
+    feature_set = feature_set or pipeline.default_feature_set()
+    if feature_set.id != model.feature_set_id:
+        raise ConfigurationError(
+            f"model #{model.pk} was trained on features {model.feature_set_id} but the code now "
+            f"computes {feature_set.id}: retrain it")
+    bars = series_bars(model.instrument.symbol, model.timeframe, model.data_start, model.data_end)
+    notes = []
+    if pipeline.bars_fingerprint(bars) != model.data_fingerprint:
+        notes.append("NOTE: the stored bars of this period changed since training.")
+    return bars, feature_set, TrainConfig.from_dict(model.params["config"]), notes
+
+
+@dataclass(frozen=True)
+class TuneOutcome:
+    model: MLModel
+    previous_threshold: float
+    choice: ThresholdChoice
+    validation: dict[str, Any]
+    test: dict[str, Any]
+
+
+def model_tune_threshold(model: MLModel, *, cost: float | None = None,
+                         min_trades: int | None = None, user: Any = None,
+                         feature_set: FeatureSet | None = None) -> TuneOutcome:
+    """Pick the threshold on the model's validation window and store it (test never used)."""
+    bars, feature_set, config, notes = _model_inputs(model, feature_set)
+    if notes:
+        raise DataError(f"model #{model.pk}: {notes[0]} Its validation window cannot be "
+                        "reproduced: retrain instead")
+    cost = config.cost if cost is None else cost
+    min_trades = config.min_trades if min_trades is None else min_trades
+    try:
+        choice, validation, test = pipeline.retune(model_estimator(model), model.feature_names,
+                                                   bars, config, feature_set, cost, min_trades)
+    except ValueError as exc:
+        raise DataError(f"model #{model.pk}: {exc}") from None
+    previous = model.threshold
+    with transaction.atomic():
+        model.threshold = choice.threshold
+        model.save(update_fields=["threshold"])
+        model_metrics_update(model, threshold=choice.threshold, tuning=choice.to_dict(),
+                             test=test, validation={**model.metrics.get("validation", {}),
+                                                    **validation})
+    audit(model, AuditAction.THRESHOLD_TUNED, user,
+          details={"previous": previous, "threshold": choice.threshold, "cost": cost,
+                   "min_trades": min_trades, "profitable": choice.profitable})
+    return TuneOutcome(model, previous, choice, validation, test)
+
+
+def model_check_lookahead(model: MLModel, *, points: int = 50, window: int = 1000,
+                          seed: int = 0, lookback: int | None = None,
+                          progress: lookahead.Progress | None = None, user: Any = None,
+                          feature_set: FeatureSet | None = None) -> lookahead.LookaheadReport:
+    """Re-run features, prediction and the HOLD gate on history cut at sampled bars."""
+    bars, feature_set, _config, notes = _model_inputs(model, feature_set)
+    estimator = model_estimator(model)
+
+    def decide(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        frame = pipeline.predict_frame(estimator, model.feature_names, features,
+                                       model.threshold, feature_set)
+        return frame["proba_up"].to_numpy(), frame["decision"].to_numpy()
+
+    full = feature_set.compute(bars)
+    valid = np.flatnonzero(feature_set.valid_rows(full).to_numpy())
+    if len(valid) == 0:
+        raise DataError(f"model #{model.pk}: no bar of its data has valid features")
+    positions, n_random, n_trades = lookahead.select_bars(
+        decide(full)[1], int(valid[0]), points, window, np.random.default_rng(seed))
+    title = (f"Look-ahead check of model #{model.pk} ({model.instrument.symbol} "
+             f"{model.timeframe}, {model.algorithm}, threshold {model.threshold:.2f})")
+    report = lookahead.check_lookahead(bars, feature_set.compute, positions, decide,
+                                       n_random=n_random, n_trade_bars=n_trades,
+                                       full_features=full, lookback=lookback,
+                                       progress=progress, title=title)
+    report = replace(report, notes=tuple(notes))
+    model_metrics_update(model, lookahead=report.to_dict())
+    audit(model, AuditAction.LOOKAHEAD_CHECKED, user, details=report.to_dict())
+    return report

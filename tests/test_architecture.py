@@ -1,4 +1,4 @@
-"""The pure core imports no Django (nor Celery or DRF): it can be used from a notebook and tested without a DB."""
+"""The pure core imports no Django, Celery or DRF: usable from a notebook, tested without a DB."""
 
 from __future__ import annotations
 

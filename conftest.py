@@ -115,3 +115,32 @@ def celery_worker_process(transactional_db):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _reference_rows(request: pytest.FixtureRequest):
+    """Every DB test sees the rows the data migrations seed (instruments, role groups).
+
+    A transactional test ends with a flush that wipes them, and the tests after it would then
+    miss them. Re-seeding here (idempotent get_or_create) is order-independent, unlike
+    ``serialized_rollback``, which collides with re-created content types on PostgreSQL.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    wanted = {"db", "transactional_db"} & set(request.fixturenames)
+    if marker is None and not wanted:
+        yield
+        return
+    transactional = "transactional_db" in wanted or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group
+
+    from trading.models import Instrument
+
+    for spec in import_module("trading.migrations.0002_instruments").INSTRUMENTS:
+        Instrument.objects.get_or_create(symbol=spec["symbol"], defaults=spec)
+    for name in import_module("accounts.migrations.0002_roles").ROLES:
+        Group.objects.get_or_create(name=name)
+    yield

@@ -114,9 +114,8 @@ def test_postgres_copy_path_falls_back_when_a_bar_appears_unannounced(monkeypatc
 
 
 @pytest.mark.services("postgres")
-# Committed rows (threads use their own connections); serialized_rollback puts the migrations'
-# rows (instruments) back for the transactional tests that follow.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Committed rows: the threads use their own connections.
+@pytest.mark.django_db(transaction=True)
 def test_postgres_concurrent_upserts_of_one_series_count_exactly():
     frame = bars_frame(week())
     results = []

@@ -39,9 +39,9 @@ def sample_bars() -> pd.DataFrame:
 
 
 @pytest.fixture
-def live_db(transactional_db: None, django_db_serialized_rollback: None) -> None:
-    """Committed rows (another process, e.g. a Celery worker, can see them); the migrations'
-    rows (instruments, roles) are restored afterwards for the tests that follow."""
+def live_db(transactional_db: None) -> None:
+    """Committed rows (another process, e.g. a Celery worker, can see them). The migrations'
+    reference rows (instruments, roles) are re-seeded for every DB test by the root conftest."""
 
 
 @pytest.fixture

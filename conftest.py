@@ -83,30 +83,57 @@ def _isolated_caches():
     yield
 
 
+def _worker_env() -> dict[str, str]:
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict  # the TEST database pytest-django created
+    auth = f"{db['USER']}:{db['PASSWORD']}" if db.get("PASSWORD") else db["USER"]
+    return {**os.environ,
+            "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+            "ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR),
+            "CELERY_TASK_ALWAYS_EAGER": "false"}
+
+
+def _wait_until_ready(app, hostname: str, proc, timeout: float) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {proc.returncode}")
+        if app.control.ping(destination=[hostname], timeout=1.0):
+            return
+    raise RuntimeError(f"celery worker {hostname} did not answer within {timeout}s")
+
+
 @pytest.fixture
-def celery_worker_process(transactional_db):
+def celery_worker_process(transactional_db, tmp_path):
     """A REAL Celery worker (subprocess) on a private queue, sharing the test database.
 
-    Yields the queue name; send tasks with ``apply_async(queue=queue)``. Tests using it need
-    ``@pytest.mark.services("celery")`` (Redis broker + PostgreSQL that both processes see).
+    Yields the queue name; send tasks with ``apply_async(queue=queue)``. Rows the test commits
+    are visible to it; it inherits ``settings.ARTIFACTS_DIR``. Tests using it need
+    ``@pytest.mark.services("celery")`` (Redis broker + PostgreSQL both processes see).
+    The worker's log is ``tmp_path / "worker.log"``.
     """
     import subprocess
     import sys
     import uuid
+    from pathlib import Path
 
-    from django.db import connection
+    from nusatrade.celery import app
 
-    db = connection.settings_dict
-    db_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": db_url, "CELERY_TASK_ALWAYS_EAGER": "False"}
+    hostname = f"{queue}@localhost"
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "nusatrade", "worker", "--pool=solo",
-         "-Q", queue, "-n", f"{queue}@%h", "--without-heartbeat", "--without-gossip",
-         "--without-mingle", "-l", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+         "-Q", queue, "-n", hostname, "--without-heartbeat", "--without-gossip",
+         "--without-mingle", "-l", "INFO"],
+        cwd=Path(__file__).resolve().parent, env=_worker_env(), stdout=log,
+        stderr=subprocess.STDOUT)
     try:
+        _wait_until_ready(app, hostname, proc, timeout=60)
         yield queue
     finally:
         proc.terminate()
@@ -115,6 +142,7 @@ def celery_worker_process(transactional_db):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,6 @@ and a REAL Celery worker for the task tests."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,54 +59,7 @@ def trained_model(stored_bars: pd.DataFrame, artifacts_dir: Path) -> Any:
     return model_train(symbol="XAUUSD", timeframe="H1", config=small_config(), cost=0.3)
 
 
-def _worker_env(queue: str) -> dict[str, str]:
-    from django.conf import settings
-    from django.db import connection
-
-    db = connection.settings_dict  # the TEST database pytest-django created
-    env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:"
-                         f"{db['PORT'] or 5432}/{db['NAME']}"),
-        "ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR),
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "PYTHONPATH": str(ROOT),
-    })
-    return env
-
-
-def _wait_until_ready(app: Any, hostname: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"celery worker exited with {proc.returncode}")
-        if app.control.ping(destination=[hostname], timeout=1.0):
-            return
-    raise RuntimeError(f"celery worker {hostname} did not answer within {timeout}s")
-
-
 @pytest.fixture
-def celery_worker(live_db: None, artifacts_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """A real ``celery -A nusatrade worker --pool=solo`` on a queue of its own; yields the
-    queue name. Rows the test commits (transactional_db) are visible to it."""
-    from nusatrade.celery import app
-
-    queue = f"mlops-test-{uuid.uuid4().hex[:8]}"
-    hostname = f"{queue}@localhost"
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "nusatrade", "worker", "--pool=solo",
-         "-Q", queue, "-n", hostname, "--without-heartbeat", "--without-gossip",
-         "--without-mingle", "-l", "INFO"],
-        cwd=ROOT, env=_worker_env(queue), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_ready(app, hostname, proc, timeout=60)
-        yield queue
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+def celery_worker(artifacts_dir: Path, celery_worker_process: str) -> str:
+    """The root conftest's real worker, started after ``artifacts_dir`` so it inherits it."""
+    return celery_worker_process

@@ -11,7 +11,6 @@ import pytest
 
 from mlops.pipeline import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL_RF = {"n_estimators": 30, "max_depth": 4}
 
 

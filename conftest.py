@@ -172,3 +172,9 @@ def _reference_rows(request: pytest.FixtureRequest):
     for name in import_module("accounts.migrations.0002_roles").ROLES:
         Group.objects.get_or_create(name=name)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Test-only: the production hasher costs ~0.3 s per login and per user created.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

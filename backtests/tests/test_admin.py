@@ -13,21 +13,12 @@ from accounts.models import Role
 from accounts.services import totp_device_create, user_create
 from backtests.models import BacktestRun, RunStatus
 from backtests.services import BacktestParams, backtest_run_create, backtest_run_execute
-from backtests.tests.test_services import PERIOD, capture_task_sends, registered_model
+from backtests.tests.test_services import PERIOD, capture_task_sends
 
 PASSWORD = "correct-horse-battery-staple-42"
 LIST = "/admin/backtests/backtestrun/"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Test-only: the production hasher costs ~0.3 s per login and per user created.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def model(db, settings, tmp_path):
-    return registered_model(settings, tmp_path)
 
 
 @pytest.fixture

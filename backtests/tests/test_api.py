@@ -16,7 +16,7 @@ from accounts.models import Role
 from accounts.services import user_create
 from backtests.models import BacktestRun, BacktestTrade, RunStatus
 from backtests.services import BacktestParams, backtest_run_create, backtest_run_execute
-from backtests.tests.test_services import PERIOD, capture_task_sends, registered_model
+from backtests.tests.test_services import PERIOD, capture_task_sends
 from nusatrade.ratelimit import TradingThrottle
 
 # The project's urls plus this app's (the lead includes backtests.urls under api/v1/).
@@ -30,15 +30,6 @@ PASSWORD = "correct-horse-battery-staple-42"
 URL = "/api/v1/backtests/"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Test-only: the production hasher costs ~0.3 s per login and per user created.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def model(db, settings, tmp_path):
-    return registered_model(settings, tmp_path)
 
 
 @pytest.fixture

@@ -10,13 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from backtests.models import BacktestRun, RunStatus
-from backtests.tests.test_services import registered_model
 from mlops.services import model_activate
-
-
-@pytest.fixture
-def model(db, settings, tmp_path):
-    return registered_model(settings, tmp_path)
 
 
 def run_command(name: str, *args: str) -> str:

@@ -10,12 +10,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backtests.models import BacktestRun, BacktestTrade, RunStatus, TradeSide
-from backtests.tests.test_services import registered_model
-
-
-@pytest.fixture
-def model(db, settings, tmp_path):
-    return registered_model(settings, tmp_path)
 
 
 def new_run(model, **fields) -> BacktestRun:

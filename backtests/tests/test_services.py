@@ -75,10 +75,6 @@ def registered_model(settings, tmp_path) -> MLModel:
 # --- end of shared helpers
 
 
-@pytest.fixture
-def model(db, settings, tmp_path) -> MLModel:
-    return registered_model(settings, tmp_path)
-
 
 def execute(model: MLModel, **params) -> BacktestRun:
     run = backtest_run_create(model=model, start=PERIOD[0], end=PERIOD[1],

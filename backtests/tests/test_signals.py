@@ -9,18 +9,13 @@ import numpy as np
 import pytest
 
 from backtests.signals import ModelSignals, feature_set_for, model_probabilities
-from backtests.tests.test_services import PERIOD, registered_model, sample_bars
+from backtests.tests.test_services import PERIOD, sample_bars
 from mlops import pipeline
 from mlops.artifacts import ArtifactIntegrityError
 from mlops.gating import gate
 from mlops.services import clear_estimator_cache, model_estimator
 from mlops.tests.factories import TINY
 from nusatrade.errors import ConfigurationError, DataError
-
-
-@pytest.fixture
-def model(db, settings, tmp_path):
-    return registered_model(settings, tmp_path)
 
 
 def full_history_proba(model) -> np.ndarray:

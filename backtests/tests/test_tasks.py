@@ -12,11 +12,6 @@ from backtests.tests.test_services import PERIOD, registered_model
 from nusatrade.celery import app
 
 
-@pytest.fixture
-def model(db, settings, tmp_path):
-    return registered_model(settings, tmp_path)
-
-
 def queued_run(model) -> BacktestRun:
     return backtest_run_create(model=model, start=PERIOD[0], end=PERIOD[1], enqueue=False)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 PURE_MODULES = ["mlops.labels", "mlops.splits", "mlops.algorithms", "mlops.gating",
-                "mlops.evaluation", "mlops.pipeline", "mlops.artifacts", "mlops.lookahead"]
+                "mlops.evaluation", "mlops.pipeline", "mlops.artifacts", "mlops.lookahead",
+                "mlops.stats"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

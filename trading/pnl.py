@@ -36,6 +36,19 @@ from typing import Any
 import numpy as np
 
 CENT = Decimal("0.01")
+# MT5's usual stop-out: below this margin level (equity / margin * 100) the broker closes the
+# worst position. The paper broker and the backtester both use it.
+STOP_OUT_LEVEL = Decimal("50")
+
+
+def to_decimal(value: Any) -> Decimal:
+    """An exact Decimal for a number: floats go through ``repr`` (0.01 -> "0.01"), so a broker's
+    float 2350.1 becomes Decimal("2350.1"), not its binary expansion."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
 
 
 class Side(IntEnum):
@@ -47,11 +60,20 @@ class Side(IntEnum):
 
 @dataclass(frozen=True)
 class InstrumentSpec:
-    """Contract facts of one symbol, as plain values (the pure twin of ``trading.Instrument``).
+    """Contract facts of one symbol, as plain values: THE one contract-facts type (the pure twin
+    of ``trading.Instrument`` and what every broker's ``symbol_info`` returns).
 
     XAUUSD: ``InstrumentSpec("XAUUSD", 2, Decimal("0.01"), Decimal("100"), Decimal("0.01"),
     Decimal("1"), Decimal("0.1"))``. Some brokers quote gold with 3 digits: read the broker's
     ``symbol_info`` rather than assuming.
+
+    - ``pip_size``: a pip in price units; ``None`` derives it as ten points (XAUUSD 0.1,
+      EURUSD 0.0001, USDJPY 0.01), the usual convention.
+    - ``stops_level`` / ``freeze_level``: MT5's ``trade_stops_level`` / ``trade_freeze_level``
+      in POINTS (0: none): SL/TP must be at least that far from the price; a position whose
+      SL/TP is within the freeze level of the price cannot be modified.
+    - ``filling_modes``: MT5's ``filling_mode`` bit mask (1 FOK, 2 IOC; 0: only RETURN).
+    - ``swap_long`` / ``swap_short``: money per lot per night (negative: a charge).
     """
 
     symbol: str
@@ -60,22 +82,44 @@ class InstrumentSpec:
     contract_size: Decimal
     tick_size: Decimal
     tick_value: Decimal
-    pip_size: Decimal
+    pip_size: Decimal | None = None
     volume_min: Decimal = Decimal("0.01")
     volume_step: Decimal = Decimal("0.01")
     volume_max: Decimal = Decimal("100")
+    currency_profit: str = "USD"
+    description: str = ""
+    stops_level: int = 0
+    freeze_level: int = 0
+    filling_modes: int = 1
+    swap_long: Decimal = Decimal("0")
+    swap_short: Decimal = Decimal("0")
+
+    def __post_init__(self) -> None:
+        if self.pip_size is None:
+            object.__setattr__(self, "pip_size", self.point * 10)
 
     @classmethod
     def from_instrument(cls, instrument: Any) -> InstrumentSpec:
         """Build from anything with the ``Instrument`` model's attributes (duck-typed)."""
+        def dec(name: str, default: str) -> Decimal:
+            value = getattr(instrument, name, None)
+            return to_decimal(default if value is None else value)
+
         return cls(
             symbol=instrument.symbol, digits=int(instrument.digits),
-            point=Decimal(instrument.point), contract_size=Decimal(instrument.contract_size),
-            tick_size=Decimal(instrument.tick_size), tick_value=Decimal(instrument.tick_value),
-            pip_size=Decimal(instrument.pip_size),
-            volume_min=Decimal(getattr(instrument, "volume_min", "0.01")),
-            volume_step=Decimal(getattr(instrument, "volume_step", "0.01")),
-            volume_max=Decimal(getattr(instrument, "volume_max", "100")),
+            point=to_decimal(instrument.point), contract_size=to_decimal(instrument.contract_size),
+            tick_size=to_decimal(instrument.tick_size),
+            tick_value=to_decimal(instrument.tick_value),
+            pip_size=dec("pip_size", str(to_decimal(instrument.point) * 10)),
+            volume_min=dec("volume_min", "0.01"), volume_step=dec("volume_step", "0.01"),
+            volume_max=dec("volume_max", "100"),
+            currency_profit=getattr(instrument, "profit_currency", None)
+            or getattr(instrument, "currency_profit", None) or "USD",
+            description=getattr(instrument, "description", "") or "",
+            stops_level=int(getattr(instrument, "stops_level", 0) or 0),
+            freeze_level=int(getattr(instrument, "freeze_level", 0) or 0),
+            filling_modes=int(getattr(instrument, "filling_modes", 1) or 0),
+            swap_long=dec("swap_long", "0"), swap_short=dec("swap_short", "0"),
         )
 
     @property
@@ -158,3 +202,23 @@ def profit_array(side: np.ndarray, lots: np.ndarray | float, open_price: np.ndar
            * (np.asarray(close_price, dtype=np.float64) - np.asarray(open_price, np.float64))
            * value_per_price_unit * np.asarray(lots, dtype=np.float64))
     return np.rint(raw * 100.0) / 100.0 + 0.0
+
+
+def margin_required(lots: Decimal, price: Decimal, spec: InstrumentSpec, leverage: int) -> Decimal:
+    """Margin a position of ``lots`` at ``price`` ties up, in the account currency, cents:
+    ``lots * contract_size * price / leverage`` (MT5's Forex/CFD-leverage calculation for a
+    symbol quoted in the account currency: XAUUSD 0.10 lot at 2350.00, 1:100 -> 235.00 USD)."""
+    return to_cents(lots * spec.contract_size * price / Decimal(int(leverage)))
+
+
+def margin_level(equity: Decimal, margin: Decimal) -> Decimal | None:
+    """Margin level in percent (``equity / margin * 100``, 2 decimals); ``None`` with no margin
+    in use (no open position), where MT5 shows no level."""
+    if margin <= 0:
+        return None
+    return to_cents(equity / margin * 100)
+
+
+def margin_float(lots: float, price: float, contract_size: float, leverage: float) -> float:
+    """Float64 twin of :func:`margin_required` (hot path: numba-compilable), cents."""
+    return float(np.rint(lots * contract_size * price / leverage * 100.0) / 100.0) + 0.0

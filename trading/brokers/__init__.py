@@ -16,15 +16,23 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from nusatrade.errors import ConfigurationError
-from trading.brokers.base import BrokerClient, Clock, SymbolSpec, empty_bars, utc_now
+from trading.brokers.base import BrokerClient, Clock, InstrumentSpec, empty_bars, utc_now
 from trading.brokers.mt5 import MT5Broker
 from trading.brokers.paper import PaperBroker
 
 if TYPE_CHECKING:
     from accounts.models import TradingAccount
 
-__all__ = ["BrokerClient", "MT5Broker", "PaperBroker", "SymbolSpec", "broker_for",
-           "load_mt5_module", "mt5_enabled", "stored_history"]
+__all__ = [
+    "BrokerClient",
+    "InstrumentSpec",
+    "MT5Broker",
+    "PaperBroker",
+    "broker_for",
+    "load_mt5_module",
+    "mt5_enabled",
+    "stored_history",
+]
 
 PAPER = "paper"
 MT5 = "mt5"
@@ -77,7 +85,7 @@ def _minutes(timeframe: str) -> int:
 def _paper_broker(clock: Clock) -> PaperBroker:
     from trading.models import Instrument
 
-    specs = {i.symbol: SymbolSpec.from_instrument(i) for i in Instrument.objects.all()}
+    specs = {i.symbol: InstrumentSpec.from_instrument(i) for i in Instrument.objects.all()}
     return PaperBroker(specs, history=stored_history, clock=clock)
 
 

@@ -1,24 +1,35 @@
 """The broker interface every implementation follows (pure: no Django).
 
-Market data only for now; the trading engine adds orders and positions to the same interface.
-Nothing outside ``trading/brokers/`` talks to a broker.
+Two halves on one client: market data (closed bars, contract facts) and trading (account,
+tick, positions, market orders, SL/TP changes, closes, deal/order history, and the look-up of
+an order by its client id). Nothing outside ``trading/brokers/`` talks to a broker.
+
+Identity of our orders at a broker: MetaTrader's ``order_send`` has no client order id, so every
+order NusaTrade sends carries ``magic`` (one number per NusaTrade deployment) and a short ASCII
+``client_id`` in its comment (:func:`client_id_for`, derived from the Order's idempotency key).
+Positions and deals carry both back, which is how an order whose outcome was unknown is found
+again (:meth:`BrokerClient.find_order`) instead of being sent twice.
+
+Everything money or price is ``Decimal``; times are timezone-aware UTC.
 """
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from types import TracebackType
-from typing import Any
 
 import pandas as pd
 
 from marketdata import calendar, timeframes
 from nusatrade.errors import DataError
+from trading.pnl import InstrumentSpec
 
 Clock = Callable[[], datetime]
 BAR_COLUMNS = ["open", "high", "low", "close", "volume", "spread"]
@@ -30,45 +41,188 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def to_decimal(value: Any) -> Decimal:
-    """An exact Decimal for a broker number: floats go through ``repr`` (0.01 -> "0.01")."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(str(value))
+# MetaTrader's comment field holds 31 characters; brokers may cut it shorter, so keep ours short.
+CLIENT_ID_LENGTH = 20
+CLIENT_ID_PREFIX = "NT"
+
+
+def client_id_for(idempotency_key: str) -> str:
+    """The short ASCII id an order carries in its comment: ``NT`` + 18 hex digits of the
+    SHA-256 of its idempotency key (stable across retries and restarts, 72 bits: collisions are
+    not a practical concern for one account's orders)."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
+    return CLIENT_ID_PREFIX + digest[: CLIENT_ID_LENGTH - len(CLIENT_ID_PREFIX)]
+
+
+class OrderSide(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        """+1 BUY, -1 SELL (``trading.pnl.Side``'s value)."""
+        return 1 if self is OrderSide.BUY else -1
+
+    @property
+    def opposite(self) -> OrderSide:
+        return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
+
+
+class OrderState(StrEnum):
+    """What a broker call ended in (the Order row's status follows it)."""
+
+    FILLED = "filled"
+    PARTIALLY_FILLED = "partially_filled"
+    REJECTED = "rejected"        # a terminal refusal: never retry the same request
+    UNKNOWN = "unknown"          # no answer / timeout / no connection: look it up, never resend
+
+
+class DealEntry(StrEnum):
+    """MT5's ``DEAL_ENTRY_*``: a deal opens (in), closes (out) or reverses (inout) a position."""
+
+    IN = "in"
+    OUT = "out"
+    INOUT = "inout"
+    OUT_BY = "out_by"
+
+
+class DealReason(StrEnum):
+    """Why a deal happened (MT5's ``DEAL_REASON_*``, the ones that matter to us)."""
+
+    CLIENT = "client"            # placed by hand in a terminal
+    EXPERT = "expert"            # placed by a program (us, or another EA)
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+    STOP_OUT = "stop_out"
+    OTHER = "other"
 
 
 @dataclass(frozen=True)
-class SymbolSpec:
-    """The contract facts that money and order maths need, as the broker states them."""
+class AccountInfo:
+    """The broker account's money, in ``currency``. ``margin_level`` is a percent, ``None``
+    with no position open (MT5 shows none)."""
+
+    login: str
+    currency: str
+    balance: Decimal
+    equity: Decimal
+    margin: Decimal
+    margin_free: Decimal
+    margin_level: Decimal | None
+    leverage: int
+    server: str = ""
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The latest quote. A BUY fills at the ask, a SELL at the bid."""
 
     symbol: str
-    digits: int
-    point: Decimal
-    contract_size: Decimal
-    tick_size: Decimal
-    tick_value: Decimal
-    volume_min: Decimal
-    volume_max: Decimal
-    volume_step: Decimal
-    currency_profit: str = "USD"
-    description: str = ""
+    time: datetime
+    bid: Decimal
+    ask: Decimal
 
-    @classmethod
-    def from_instrument(cls, instrument: Any) -> SymbolSpec:
-        """From a ``trading.Instrument`` (duck-typed, so this module stays Django-free)."""
-        return cls(
-            symbol=instrument.symbol, digits=int(instrument.digits),
-            point=to_decimal(instrument.point),
-            contract_size=to_decimal(instrument.contract_size),
-            tick_size=to_decimal(instrument.tick_size),
-            tick_value=to_decimal(instrument.tick_value),
-            volume_min=to_decimal(instrument.volume_min),
-            volume_max=to_decimal(instrument.volume_max),
-            volume_step=to_decimal(instrument.volume_step),
-            currency_profit=instrument.profit_currency, description=instrument.description,
-        )
+    def price_for(self, side: OrderSide) -> Decimal:
+        """The price an order of ``side`` opens at (ask for BUY, bid for SELL)."""
+        return self.ask if side is OrderSide.BUY else self.bid
+
+
+@dataclass(frozen=True)
+class MarketOrder:
+    """A market order request. With ``position_ticket`` it closes (fully or for ``volume``)
+    that position instead of opening one. ``deviation`` is the accepted slippage in points."""
+
+    symbol: str
+    side: OrderSide
+    volume: Decimal
+    client_id: str
+    magic: int
+    sl: Decimal | None = None
+    tp: Decimal | None = None
+    position_ticket: int | None = None
+    deviation: int = 20
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    """What became of one order request at the broker.
+
+    ``retcode`` is the broker's code (MT5 ``TRADE_RETCODE_*``; the paper broker uses the same
+    numbers), ``message`` its meaning in words. ``attempts`` counts the sends, re-pricing
+    retries included. For UNKNOWN nothing else is known; the caller must ``find_order``.
+    """
+
+    state: OrderState
+    retcode: int | None
+    message: str
+    client_id: str
+    order_ticket: int | None = None
+    deal_ticket: int | None = None
+    position_ticket: int | None = None
+    volume: Decimal = Decimal("0")          # filled volume
+    price: Decimal | None = None            # average fill price
+    time: datetime | None = None
+    attempts: int = 1
+    retries: tuple[str, ...] = field(default_factory=tuple)   # one line per retried send
+
+
+@dataclass(frozen=True)
+class BrokerPosition:
+    """An open position at the broker. ``profit`` is the floating P/L at ``price_current``."""
+
+    ticket: int
+    symbol: str
+    side: OrderSide
+    volume: Decimal
+    price_open: Decimal
+    sl: Decimal | None
+    tp: Decimal | None
+    price_current: Decimal
+    profit: Decimal
+    swap: Decimal
+    magic: int
+    client_id: str            # the comment it was opened with ("" if none)
+    time: datetime
+
+
+@dataclass(frozen=True)
+class BrokerDeal:
+    """One fill in the broker's deal history (money in the account currency)."""
+
+    ticket: int
+    order_ticket: int
+    position_ticket: int
+    symbol: str
+    side: OrderSide
+    entry: DealEntry
+    volume: Decimal
+    price: Decimal
+    profit: Decimal
+    commission: Decimal
+    swap: Decimal
+    fee: Decimal
+    magic: int
+    client_id: str
+    reason: DealReason
+    time: datetime
+
+
+@dataclass(frozen=True)
+class BrokerOrderRecord:
+    """One order in the broker's order history."""
+
+    ticket: int
+    position_ticket: int
+    symbol: str
+    side: OrderSide
+    volume_initial: Decimal
+    volume_filled: Decimal
+    price: Decimal | None
+    state: str                # the broker's order state in words ("filled", "rejected", ...)
+    magic: int
+    client_id: str
+    time: datetime
 
 
 def validate_count(count: int) -> int:
@@ -116,8 +270,70 @@ class BrokerClient(ABC):
         still-forming bar."""
 
     @abstractmethod
-    def symbol_info(self, symbol: str) -> SymbolSpec:
+    def symbol_info(self, symbol: str) -> InstrumentSpec:
         """The broker's contract facts for ``symbol`` (BrokerError if it has none)."""
+
+    # -- trading -----------------------------------------------------------------------------
+    @abstractmethod
+    def account_info(self) -> AccountInfo:
+        """Balance, equity, margin, free margin, margin level, currency, leverage."""
+
+    @abstractmethod
+    def tick(self, symbol: str) -> Tick:
+        """The current bid/ask of ``symbol`` (BrokerError if none)."""
+
+    @abstractmethod
+    def positions(self, symbol: str | None = None) -> list[BrokerPosition]:
+        """Every open position of the account (ours and others': filter by ``magic``)."""
+
+    @abstractmethod
+    def place_market_order(self, order: MarketOrder) -> OrderOutcome:
+        """Send a market order. Never raises for a broker refusal or an unknown outcome: those
+        come back as REJECTED / UNKNOWN outcomes (raises only for a programming error or a
+        ConfigurationError). Re-pricing retries (requote, price changed, off quotes) happen
+        inside, bounded; terminal codes are never retried; an unknown outcome is looked up by
+        client id before this returns, and never resent blindly."""
+
+    @abstractmethod
+    def modify_position(self, ticket: int, sl: Decimal | None, tp: Decimal | None,
+                        *, client_id: str = "", magic: int = 0) -> OrderOutcome:
+        """Set a position's SL/TP (``None``: remove it)."""
+
+    @abstractmethod
+    def close_position(self, ticket: int, *, client_id: str, magic: int,
+                       volume: Decimal | None = None) -> OrderOutcome:
+        """Close ``volume`` (default: all) of a position at market."""
+
+    @abstractmethod
+    def deals(self, start: datetime, end: datetime) -> list[BrokerDeal]:
+        """Deal history with ``start <= time < end``, oldest first."""
+
+    @abstractmethod
+    def history_orders(self, start: datetime, end: datetime) -> list[BrokerOrderRecord]:
+        """Order history with ``start <= time < end``, oldest first."""
+
+    def find_order(self, client_id: str, magic: int, since: datetime) -> OrderOutcome | None:
+        """Our order with ``client_id`` (and ``magic``) if the broker has it: a deal in the
+        history since ``since`` or an open position carrying it. ``None``: the broker never
+        executed it (safe to send it again). The recovery step of every unknown outcome."""
+        deals = [d for d in self.deals(since, utc_now()) if d.client_id == client_id
+                 and d.magic == magic and d.entry in (DealEntry.IN, DealEntry.INOUT)]
+        if deals:
+            volume = sum((d.volume for d in deals), Decimal("0"))
+            price = sum((d.price * d.volume for d in deals), Decimal("0")) / volume
+            last = deals[-1]
+            return OrderOutcome(
+                state=OrderState.FILLED, retcode=None, message="found in deal history",
+                client_id=client_id, order_ticket=last.order_ticket, deal_ticket=last.ticket,
+                position_ticket=last.position_ticket, volume=volume, price=price,
+                time=last.time)
+        for position in self.positions():
+            if position.client_id == client_id and position.magic == magic:
+                return OrderOutcome(
+                    state=OrderState.FILLED, retcode=None, message="found as open position",
+                    client_id=client_id, position_ticket=position.ticket,
+                    volume=position.volume, price=position.price_open, time=position.time)
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook: most brokers hold nothing
         """Release the connection (idempotent)."""

@@ -36,13 +36,13 @@ from trading.brokers.base import (
     MAX_BARS_PER_REQUEST,
     BrokerClient,
     Clock,
-    SymbolSpec,
+    InstrumentSpec,
     empty_bars,
     only_closed,
-    to_decimal,
     utc_now,
     validate_count,
 )
+from trading.pnl import to_decimal
 
 logger = logging.getLogger("nusatrade.brokers.mt5")
 
@@ -216,18 +216,20 @@ class MT5Broker(BrokerClient):
             return frame
         return resample_bars(frame, tf.name, from_timeframe=hourly.name).tail(count)
 
-    def symbol_info(self, symbol: str) -> SymbolSpec:
+    def symbol_info(self, symbol: str) -> InstrumentSpec:
         self.connect()
         self._select(symbol)
         info = self._module.symbol_info(symbol)
         if info is None:
             raise self._fail(f"symbol_info({symbol})")
-        return SymbolSpec(
+        return InstrumentSpec(
             symbol=info.name or symbol, digits=int(info.digits), point=to_decimal(info.point),
             contract_size=to_decimal(info.trade_contract_size),
             tick_size=to_decimal(info.trade_tick_size),
             tick_value=to_decimal(info.trade_tick_value),
             volume_min=to_decimal(info.volume_min), volume_max=to_decimal(info.volume_max),
             volume_step=to_decimal(info.volume_step), currency_profit=info.currency_profit,
-            description=info.description,
+            description=info.description, stops_level=int(info.trade_stops_level),
+            freeze_level=int(info.trade_freeze_level), filling_modes=int(info.filling_mode),
+            swap_long=to_decimal(info.swap_long), swap_short=to_decimal(info.swap_short),
         )

@@ -36,7 +36,7 @@ import pandas as pd
 from marketdata import calendar, timeframes
 from marketdata.resample import aggregate_bins
 from trading.brokers import mt5 as mt5_codes
-from trading.brokers.base import SymbolSpec, utc_now
+from trading.brokers.base import InstrumentSpec, utc_now
 from trading.brokers.mt5 import utc_to_server, validate_server_timezone
 
 TIMEFRAME_CONSTANTS: dict[str, int] = {
@@ -82,7 +82,7 @@ _TEXT_FIELDS = {"basis", "category", "currency_base", "currency_profit", "curren
                 "bank", "description", "exchange", "formula", "isin", "name", "page", "path"}
 _BOOL_FIELDS = {"custom", "select", "visible", "spread_float", "margin_hedged_use_leg"}
 
-XAUUSD_SPEC = SymbolSpec(
+XAUUSD_SPEC = InstrumentSpec(
     symbol="XAUUSD", digits=2, point=Decimal("0.01"), contract_size=Decimal("100"),
     tick_size=Decimal("0.01"), tick_value=Decimal("1"), volume_min=Decimal("0.01"),
     volume_max=Decimal("100"), volume_step=Decimal("0.01"), description="Gold vs US Dollar",
@@ -96,7 +96,7 @@ _T = TypeVar("_T")
 
 @dataclass
 class _Symbol:
-    spec: SymbolSpec
+    spec: InstrumentSpec
     feeds: dict[str, pd.DataFrame]
     selected: bool = False
 
@@ -157,12 +157,12 @@ class MT5Simulator:
         return pd.Timestamp(self._clock()).tz_convert("UTC")
 
     def add_symbol(self, name: str, bars: pd.DataFrame | Mapping[str, pd.DataFrame], *,
-                   timeframe: str = "H1", spec: SymbolSpec | None = None) -> None:
+                   timeframe: str = "H1", spec: InstrumentSpec | None = None) -> None:
         """Feed ``name`` with bars (one frame at ``timeframe``, or {timeframe: frame})."""
         feeds = dict(bars) if isinstance(bars, Mapping) else {timeframe: bars}
         feeds = {timeframes.get(tf).name: frame.sort_index() for tf, frame in feeds.items()}
         base = spec or XAUUSD_SPEC
-        self._symbols[name] = _Symbol(spec=SymbolSpec(**{**base.__dict__, "symbol": name}),
+        self._symbols[name] = _Symbol(spec=InstrumentSpec(**{**base.__dict__, "symbol": name}),
                                       feeds=feeds)
 
     def fail_next(self, function: str, code: int = mt5_codes.RES_E_INTERNAL_FAIL_TIMEOUT,
@@ -277,7 +277,10 @@ class MT5Simulator:
             volume_max=float(spec.volume_max), volume_step=float(spec.volume_step),
             currency_base=name[:3], currency_profit=spec.currency_profit,
             currency_margin=name[:3], spread_float=True, trade_mode=4, trade_exemode=2,
-            filling_mode=1, order_mode=127, expiration_mode=15, swap_rollover3days=3,
+            filling_mode=spec.filling_modes, order_mode=127, expiration_mode=15,
+            swap_rollover3days=3, trade_stops_level=spec.stops_level,
+            trade_freeze_level=spec.freeze_level, swap_long=float(spec.swap_long),
+            swap_short=float(spec.swap_short),
         )
         if tick is not None:
             values.update(time=tick.time, bid=tick.bid, ask=tick.ask,

@@ -23,7 +23,7 @@ from trading.brokers.base import (
     BAR_COLUMNS,
     BrokerClient,
     Clock,
-    SymbolSpec,
+    InstrumentSpec,
     empty_bars,
     utc_now,
     validate_count,
@@ -40,7 +40,7 @@ class PaperBroker(BrokerClient):
     name = "paper"
     synthetic = True
 
-    def __init__(self, specs: Mapping[str, SymbolSpec], *, history: HistoryLoader | None = None,
+    def __init__(self, specs: Mapping[str, InstrumentSpec], *, history: HistoryLoader | None = None,
                  clock: Clock = utc_now, holidays: Iterable[date] | None = None,
                  seed: int = 0) -> None:
         self._specs = dict(specs)
@@ -49,7 +49,7 @@ class PaperBroker(BrokerClient):
         self._holidays = tuple(holidays) if holidays is not None else None
         self._seed = seed
 
-    def symbol_info(self, symbol: str) -> SymbolSpec:
+    def symbol_info(self, symbol: str) -> InstrumentSpec:
         try:
             return self._specs[symbol]
         except KeyError:

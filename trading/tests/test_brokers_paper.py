@@ -10,7 +10,7 @@ import pytest
 from marketdata import calendar
 from marketdata.synthetic import generate_range
 from nusatrade.errors import BrokerError
-from trading.brokers.base import SymbolSpec
+from trading.brokers.base import InstrumentSpec
 from trading.brokers.mt5sim import XAUUSD_SPEC
 from trading.brokers.paper import PaperBroker
 
@@ -114,7 +114,7 @@ def test_other_timeframes_are_closed_and_aligned(timeframe):
 def test_symbol_info_and_unknown_symbols():
     paper = broker(None, "2024-05-07 13:05")
     assert paper.symbol_info("XAUUSD") == XAUUSD_SPEC
-    assert isinstance(paper.symbol_info("XAUUSD"), SymbolSpec)
+    assert isinstance(paper.symbol_info("XAUUSD"), InstrumentSpec)
     with pytest.raises(BrokerError, match="unknown symbol"):
         paper.latest_closed_bars("NOPE", "H1", 5)
 

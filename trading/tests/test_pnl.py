@@ -132,3 +132,17 @@ def test_float_twins_match_decimal_to_the_cent(spec: InstrumentSpec, base: float
     assert [D(f"{x:.2f}") for x in jitted] == expected[:300]
     # and the floats are exactly the cents, not merely printing as them
     assert np.array_equal(vectorised, np.array([float(x) for x in expected]))
+
+
+def test_margin_of_gold_at_1_to_100():
+    from trading.pnl import margin_float, margin_level, margin_required
+
+    assert margin_required(D("0.10"), D("2350.00"), XAUUSD, 100) == D("235.00")
+    assert margin_float(0.10, 2350.0, 100.0, 100.0) == 235.0
+    assert margin_level(D("10000"), D("235.00")) == D("4255.32")
+    assert margin_level(D("10000"), D("0")) is None
+
+
+def test_pip_size_defaults_to_ten_points():
+    spec = InstrumentSpec("EURUSD", 5, D("0.00001"), D("100000"), D("0.00001"), D("1"))
+    assert spec.pip_size == D("0.00010")

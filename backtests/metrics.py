@@ -20,7 +20,7 @@ import pandas as pd
 from numba import njit
 
 # Exits inside a bar (or at its close): the position was exposed during the exit bar too.
-_INTRABAR_EXITS = ("stop_loss", "take_profit", "end_of_data")
+_INTRABAR_EXITS = ("stop_loss", "take_profit", "end_of_data", "stop_out")
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
@@ -102,7 +102,7 @@ def _equity_stats(values: np.ndarray, initial: float, bars_per_year: float,
     return {
         "initial_equity": initial,
         "final_equity": round(final, 2),
-        "return_pct": (final / initial - 1.0) * 100.0,
+        "return_pct": (final / initial - 1.0) * 100.0 if initial > 0 else math.nan,
         "cagr_pct": cagr,
         "max_drawdown": round(max_dd, 2),
         "max_drawdown_pct": max_dd_pct,
@@ -125,19 +125,31 @@ def _equity_pass(values: np.ndarray, initial: float) -> tuple[float, float, floa
     for j in range(n):
         peak = max(peak, values[j])
         max_dd = max(max_dd, peak - values[j])
-        max_dd_pct = max(max_dd_pct, (peak - values[j]) / peak * 100.0)
-        r = values[j] / previous - 1.0
+        max_dd_pct = max(max_dd_pct, _ratio(peak - values[j], peak) * 100.0)
+        r = _bar_return(values[j], previous)
         total += r
         downside += min(r, 0.0) ** 2
         previous = values[j]
-    mean = total / n
+    mean = total / n if n else 0.0
     squares, previous = 0.0, initial
     for j in range(n):  # second pass: the two-pass variance is the numerically stable one
-        r = values[j] / previous - 1.0
+        r = _bar_return(values[j], previous)
         squares += (r - mean) ** 2
         previous = values[j]
     std = math.sqrt(squares / (n - 1)) if n > 1 else 0.0
     return max_dd, max_dd_pct, mean, std, math.sqrt(downside / n)
+
+
+@njit(cache=True, inline="always")
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _bar_return(value: float, previous: float) -> float:
+    """Return over the previous equity; 0 once the account is at or below zero (nothing left
+    to earn a return on; a stop-out usually prevents it, a gap may not)."""
+    return value / previous - 1.0 if previous > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -150,14 +162,15 @@ def drawdowns(values: np.ndarray, initial: float) -> tuple[np.ndarray, np.ndarra
     for j in range(values.shape[0]):
         peak = max(peak, values[j])
         money[j] = peak - values[j]
-        pct[j] = money[j] / peak * 100.0
+        pct[j] = _ratio(money[j], peak) * 100.0
     return money, pct
 
 
 def bar_returns(values: np.ndarray, initial: float) -> np.ndarray:
     """Simple return of each bar's equity over the previous bar's (the first over initial)."""
     previous = np.concatenate(([initial], values[:-1]))
-    return values / previous - 1.0
+    safe = np.where(previous > 0, previous, 1.0)
+    return np.where(previous > 0, values / safe - 1.0, 0.0)
 
 
 def sharpe(returns: np.ndarray, periods_per_year: float) -> float:

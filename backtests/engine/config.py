@@ -37,6 +37,11 @@ class BacktestConfig:
     - ``min_confidence``: signals whose confidence is below it count as HOLD.
     - ``risk``: the shared live risk rules, ``None`` for none. ``symbol`` is what they see.
     - ``bars_per_year``: Sharpe/Sortino annualisation; ``None`` infers it from the bar spacing.
+    - ``leverage``: account leverage (1:100 = 100); an entry whose margin (``lots x
+      contract_size x price / leverage``) exceeds the balance is skipped. ``None``: no margin
+      model (and no stop-out).
+    - ``stop_out_level``: margin level in percent (equity / margin x 100) below which the
+      position is closed, as the broker's stop-out does (MT5's usual 50). ``None``: off.
     """
 
     spread: float = 0.0
@@ -65,12 +70,15 @@ class BacktestConfig:
     volume_min: float = 0.01
     volume_max: float = 100.0
     bars_per_year: float | None = None
+    leverage: float | None = 100.0
+    stop_out_level: float | None = 50.0
 
     def __post_init__(self) -> None:
         _validate_costs(self)
         _validate_stops(self)
         _validate_sizing(self)
         _validate_exits(self)
+        _validate_margin(self)
 
     @property
     def uses_atr(self) -> bool:
@@ -138,6 +146,14 @@ def _validate_sizing(config: BacktestConfig) -> None:
                                  "(sl_atr or sl_distance)")
     if config.volume_min > config.volume_max:
         raise ConfigurationError("volume_min must not exceed volume_max")
+
+
+def _validate_margin(config: BacktestConfig) -> None:
+    _positive(config, "leverage")
+    if config.stop_out_level is not None and not (
+            math.isfinite(config.stop_out_level) and 0 <= config.stop_out_level < 1000):
+        raise ConfigurationError("stop_out_level must be a margin level in percent from 0 to "
+                                 "1000 (or None)")
 
 
 def _validate_exits(config: BacktestConfig) -> None:

@@ -44,6 +44,7 @@ class RawRun:
     denied: dict[str, int] = field(default_factory=dict)
     skipped_no_atr: int = 0
     skipped_volume: int = 0
+    skipped_margin: int = 0
     both_touched: int = 0
     resolved: int = 0
 
@@ -76,6 +77,7 @@ def simulate(prepared: PreparedBars, sig: np.ndarray, config: BacktestConfig,
         halts=tuple(session.halts) if session else (),
         denied=dict(session.denied) if session else {},
         skipped_no_atr=int(st[k.S_SKIP_NO_ATR]), skipped_volume=int(st[k.S_SKIP_VOLUME]),
+        skipped_margin=int(st[k.S_SKIP_MARGIN]),
         both_touched=int(st[k.S_BOTH_TOUCHED]), resolved=int(st[k.S_RESOLVED]),
     )
 
@@ -109,6 +111,8 @@ def _params(config: BacktestConfig) -> tuple[np.ndarray, np.ndarray]:
     p[k.P_PRICE_SCALE] = 0.0 if config.digits is None else 10.0 ** config.digits
     p[k.P_VOL_STEP], p[k.P_VOL_MIN] = config.volume_step, config.volume_min
     p[k.P_VOL_MAX] = config.volume_max
+    p[k.P_LEVERAGE] = value(config.leverage)
+    p[k.P_STOP_OUT] = value(config.stop_out_level)
     ip = np.zeros(k.I_SIZE, dtype=np.int64)
     ip[k.I_MAX_BARS] = config.max_bars_held or 0
     ip[k.I_EXIT_OPPOSITE] = int(config.exit_on_opposite)

@@ -4,7 +4,9 @@ One resumable state machine walks the bars in order. Per bar ``j``:
 
 1. at the open: execute what was decided at the close of ``j - 1`` (an exit, then an entry);
    before an entry it may *pause* and hand the decision to Python (the shared risk rules);
-2. during the bar: stop-loss / take-profit of the open position (SL first when both touch);
+2. during the bar: stop-loss / take-profit / stop-out of the open position, by the shared
+   rule :func:`trading.fills.first_touch` (a gap beyond a level fills at the open, TP gap
+   first; otherwise SL first when both touch);
 3. at the close: decide time and opposite-signal exits and new entries, to fill at
    :func:`fill_bar` ``(j)``.
 
@@ -15,6 +17,13 @@ call runs the whole backtest.
 Prices: bars are bid prices; ask = bid + spread. A BUY opens at the ask and closes at the bid;
 a SELL opens at the bid and closes at the ask; slippage is added against us on every fill.
 A BUY's stops trigger on the bid, a SELL's on the ask (as MetaTrader does).
+
+Margin (as the paper broker): an entry needs ``lots x contract x price / leverage`` of margin
+and is skipped when that exceeds the balance (free margin would be negative). While a
+position is open, the broker's stop-out closes it when the margin level (equity / margin x
+100) falls below ``stop_out_level``; with one position whose margin is fixed at entry, that
+is a price level computed once at the entry (:func:`_stop_out_price`) and treated like a
+stop-loss, so gaps through it fill at the open.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ import math
 import numpy as np
 from numba import njit
 
-from trading.pnl import profit_float
+from trading.fills import first_touch
+from trading.pnl import margin_float, profit_float
 from trading.risk.sizing import lots_for_risk
 
 Arr = np.ndarray
@@ -32,26 +42,30 @@ Arr = np.ndarray
 # The very same functions as the live engine's, compiled: one source of truth for money/size.
 _profit = njit(cache=True)(profit_float)
 _lots_for_risk = njit(cache=True)(lots_for_risk)
+_first_touch_bar = njit(cache=True)(first_touch)
+_margin = njit(cache=True)(margin_float)
 
 # Events the kernel returns.
 EV_DONE, EV_ENTRY = 0, 1
 # Phases of a bar (where a paused run resumes).
 PH_OPEN, PH_ANSWER, PH_BAR = 0, 1, 2
 # Exit reasons.
-R_STOP_LOSS, R_TAKE_PROFIT, R_TIME, R_OPPOSITE, R_END = 1, 2, 3, 4, 5
-EXIT_REASONS = ("", "stop_loss", "take_profit", "time", "opposite_signal", "end_of_data")
+R_STOP_LOSS, R_TAKE_PROFIT, R_TIME, R_OPPOSITE, R_END, R_STOP_OUT = 1, 2, 3, 4, 5, 6
+EXIT_REASONS = ("", "stop_loss", "take_profit", "time", "opposite_signal", "end_of_data",
+                "stop_out")
 
 # Integer state.
 (S_BAR, S_PHASE, S_SIDE, S_ENTRY_BAR, S_SIGNAL_BAR, S_EXIT_REASON, S_EXIT_BAR, S_PEND_SIDE,
  S_PEND_BAR, S_PEND_SIGNAL_BAR, S_NTRADES, S_BLOCKED_UNTIL, S_ANSWER, S_SKIP_NO_ATR,
- S_SKIP_VOLUME, S_SKIP_BLOCKED, S_BOTH_TOUCHED, S_RESOLVED, S_SIZE) = range(19)
+ S_SKIP_VOLUME, S_SKIP_BLOCKED, S_BOTH_TOUCHED, S_RESOLVED, S_SKIP_MARGIN, S_SIZE) = range(20)
 # Float state.
+# F_STOP: the level that closes a loser, the tighter of the SL and the stop-out price.
 (F_BALANCE, F_ENTRY_PRICE, F_ENTRY_BID, F_ENTRY_SPREAD, F_SL, F_TP, F_LOTS, F_PEND_SL_DIST,
- F_PEND_TP_DIST, F_PEND_LOTS, F_SIZE) = range(11)
+ F_PEND_TP_DIST, F_PEND_LOTS, F_STOP, F_STOP_OUT, F_SIZE) = range(13)
 # Float parameters (NaN: not used).
 (P_SLIPPAGE, P_SL_ATR, P_TP_ATR, P_SL_DIST, P_TP_DIST, P_LOTS, P_RISK_PCT, P_VPU,
  P_COMMISSION, P_SWAP_LONG, P_SWAP_SHORT, P_PRICE_SCALE, P_VOL_STEP, P_VOL_MIN, P_VOL_MAX,
- P_SIZE) = range(16)
+ P_LEVERAGE, P_STOP_OUT, P_SIZE) = range(18)
 # Integer parameters.
 I_MAX_BARS, I_EXIT_OPPOSITE, I_PAUSE, I_SIZE = range(4)
 # Trade table columns: integers, then floats.
@@ -105,7 +119,8 @@ def run(ohlc: Arr, spread: Arr, sig: Arr, atr: Arr, days: Arr, fine: Arr, fine_r
         if st[S_PHASE] == PH_ANSWER:
             _answered(j, ohlc, spread, p, st, fs)
         side = st[S_SIDE]  # 2. inside the bar: stop-loss and take-profit
-        if side != 0 and _touched(side, ohlc[j, 1], ohlc[j, 2], spread[j], fs[F_SL], fs[F_TP]):
+        if side != 0 and _touched(side, ohlc[j, 0], ohlc[j, 1], ohlc[j, 2], spread[j],
+                                  fs[F_STOP], fs[F_TP]):
             _stop_exit(j, ohlc, spread, fine, fine_range, days, p, st, fs, ti, tf)
         if fill_bar(j) < n:  # 3. the close: decisions that fill at fill_bar(j)
             reason, enter = _close_decision(st[S_SIDE], sig[j], fill_bar(j) - st[S_ENTRY_BAR],
@@ -146,6 +161,10 @@ def _at_open(j: int, ohlc: Arr, spread: Arr, days: Arr, p: Arr, ip: Arr, st: Arr
         st[S_SKIP_VOLUME] += 1
         st[S_PEND_SIDE] = 0
         return False
+    if not _margin_allows(lots, ohlc[j, 0], p, fs):
+        st[S_SKIP_MARGIN] += 1
+        st[S_PEND_SIDE] = 0
+        return False
     if j < st[S_BLOCKED_UNTIL]:
         st[S_SKIP_BLOCKED] += 1
         st[S_PEND_SIDE] = 0
@@ -167,6 +186,38 @@ def _entry_lots(p: Arr, fs: Arr) -> float:
 
 
 @njit(cache=True, inline="always")
+def _margin_allows(lots: float, price: float, p: Arr, fs: Arr) -> bool:
+    """Free margin after the entry is not negative (MT5 refuses "no money" otherwise); with
+    no position open the equity is the balance. NaN leverage: margin not modelled."""
+    if math.isnan(p[P_LEVERAGE]):
+        return True
+    return _margin(lots, price, p[P_VPU], p[P_LEVERAGE]) <= fs[F_BALANCE]
+
+
+@njit(cache=True, inline="always")
+def _stop_out_price(side: int, fill: float, lots: float, p: Arr, fs: Arr) -> float:
+    """The exit-side price (bid for a long, ask for a short) at which the margin level
+    reaches ``stop_out_level``: balance + P/L(price) - commission = level% x margin, with the
+    margin fixed at the entry (swap accrual and exit slippage are left out). NaN: off."""
+    if math.isnan(p[P_LEVERAGE]) or math.isnan(p[P_STOP_OUT]):
+        return np.nan
+    margin = _margin(lots, fill, p[P_VPU], p[P_LEVERAGE])
+    floor = p[P_STOP_OUT] / 100.0 * margin + p[P_COMMISSION] * lots - fs[F_BALANCE]
+    return fill + side * floor / (p[P_VPU] * lots)
+
+
+@njit(cache=True, inline="always")
+def _tighter_stop(side: int, sl: float, stop_out: float) -> float:
+    """The level hit first by a loser: the higher of the two for a long, the lower for a
+    short; NaN levels are ignored."""
+    if math.isnan(stop_out):
+        return sl
+    if math.isnan(sl):
+        return stop_out
+    return max(sl, stop_out) if side == 1 else min(sl, stop_out)
+
+
+@njit(cache=True, inline="always")
 def _open_position(j: int, ohlc: Arr, spread: Arr, p: Arr, st: Arr, fs: Arr) -> None:
     side = st[S_PEND_SIDE]
     bid = ohlc[j, 0]
@@ -175,6 +226,8 @@ def _open_position(j: int, ohlc: Arr, spread: Arr, p: Arr, st: Arr, fs: Arr) -> 
     # NaN distances (no SL/TP) give NaN levels, which no price comparison ever triggers.
     fs[F_SL] = _on_grid(fill - side * fs[F_PEND_SL_DIST], scale)
     fs[F_TP] = _on_grid(fill + side * fs[F_PEND_TP_DIST], scale)
+    fs[F_STOP_OUT] = _stop_out_price(side, fill, fs[F_PEND_LOTS], p, fs)
+    fs[F_STOP] = _tighter_stop(side, fs[F_SL], fs[F_STOP_OUT])
     fs[F_ENTRY_PRICE] = fill
     fs[F_ENTRY_BID] = bid
     fs[F_ENTRY_SPREAD] = spread[j]
@@ -185,40 +238,25 @@ def _open_position(j: int, ohlc: Arr, spread: Arr, p: Arr, st: Arr, fs: Arr) -> 
 
 
 @njit(cache=True, inline="always")
-def _touches(side: int, high: float, low: float, spread: float, sl: float,
-             tp: float) -> tuple[bool, bool]:
-    """Does a bar reach the SL, the TP? A long's stops trigger on the bid, a short's on the
-    ask (bid + spread). NaN levels (no SL/TP) never do."""
-    if side == 1:
-        return low <= sl, high >= tp
-    return high + spread >= sl, low + spread <= tp
-
-
-@njit(cache=True, inline="always")
-def _touched(side: int, high: float, low: float, spread: float, sl: float, tp: float) -> bool:
-    sl_hit, tp_hit = _touches(side, high, low, spread, sl, tp)
-    return sl_hit or tp_hit
+def _touched(side: int, bar_open: float, high: float, low: float, spread: float, stop: float,
+             tp: float) -> bool:
+    """Does a bar reach the stop or the TP (bid for a long, ask for a short)? NaN: never."""
+    reason, _, _ = _first_touch_bar(side, bar_open, high, low, spread, stop, tp)
+    return reason != 0
 
 
 @njit(cache=True, inline="always")
 def _first_touch(bars: Arr, start: int, end: int, side: int, spread: float, sl: float,
                  tp: float) -> tuple[int, float, bool]:
     """The first of ``bars[start:end]`` reaching a level: (exit reason, bid-side exit price,
-    whether that bar touched both), or (0, NaN, False). Within one bar the SL counts first (we
-    cannot know the order). A bar opening beyond a level fills at its open: worse than the SL,
-    better than the TP."""
+    whether that bar touched both), or (0, NaN, False). Each bar goes through the shared
+    rule :func:`trading.fills.first_touch` (the paper broker's): a gap beyond a level fills at
+    the open (TP gap first), else the SL first when the bar touches both."""
     for f in range(start, end):
-        o, h, lo = bars[f, 0], bars[f, 1], bars[f, 2]
-        sl_hit, tp_hit = _touches(side, h, lo, spread, sl, tp)
-        both = sl_hit and tp_hit
-        if side == 1 and sl_hit:
-            return R_STOP_LOSS, min(o, sl), both
-        if side == 1 and tp_hit:
-            return R_TAKE_PROFIT, max(o, tp), both
-        if sl_hit:  # short: levels are ask prices; convert the exit back to the bid
-            return R_STOP_LOSS, max(o + spread, sl) - spread, both
-        if tp_hit:
-            return R_TAKE_PROFIT, min(o + spread, tp) - spread, both
+        reason, price, both = _first_touch_bar(side, bars[f, 0], bars[f, 1], bars[f, 2],
+                                               spread, sl, tp)
+        if reason != 0:
+            return reason, price, both
     return 0, np.nan, False
 
 
@@ -228,7 +266,7 @@ def _stop_exit(j: int, ohlc: Arr, spread: Arr, fine: Arr, fine_range: Arr, days:
     """Exit at the SL or TP inside bar ``j``. When the bar touches both, the lower-timeframe
     bars inside it (if given) tell which came first; without them, or when they cannot tell,
     the SL (the worse) is assumed."""
-    side, s, sl, tp = st[S_SIDE], spread[j], fs[F_SL], fs[F_TP]
+    side, s, sl, tp = st[S_SIDE], spread[j], fs[F_STOP], fs[F_TP]
     reason, exit_bid, both = _first_touch(ohlc, j, j + 1, side, s, sl, tp)
     if both:
         st[S_BOTH_TOUCHED] += 1
@@ -238,6 +276,8 @@ def _stop_exit(j: int, ohlc: Arr, spread: Arr, fine: Arr, fine_range: Arr, days:
             if finer != 0:
                 reason, exit_bid = finer, finer_bid
                 st[S_RESOLVED] += 0 if still_both else 1
+    if reason == R_STOP_LOSS and sl != fs[F_SL]:  # the stop-out price was the tighter
+        reason = R_STOP_OUT
     _close(j, reason, exit_bid, s, days, p, st, fs, ti, tf)
 
 

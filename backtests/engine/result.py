@@ -84,6 +84,8 @@ def build_result(raw: RawRun, prepared: PreparedBars, config: BacktestConfig,
         open_prices=prepared.ohlc[:1, OPEN], close_prices=close[-1:])
     metrics.update(halts=len(raw.halts), denied_entries=sum(raw.denied.values()),
                    skipped_no_atr=raw.skipped_no_atr, skipped_volume=raw.skipped_volume,
+                   skipped_margin=raw.skipped_margin,
+                   stop_outs=int((raw.ti[:, k.T_REASON] == k.R_STOP_OUT).sum()),
                    sl_tp_same_bar=raw.both_touched, sl_tp_resolved_by_finer_bars=raw.resolved)
     return BacktestResult(
         config=config, trades=trades, equity=equity,

@@ -7,6 +7,7 @@ the entry fill. Bars are bid prices; ask = bid + spread.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -84,6 +85,50 @@ SCENARIOS = [
          (101.5, 102.0, 101.2, 101.9)],   # 2: opens above the TP: fills at the (better) open
         [1, 0, 0], {},
         [("BUY", 1, 2, 100.0, 101.5, "take_profit")], id="gap_through_tp_fills_at_open"),
+    pytest.param(
+        [FLAT,                            # 0: BUY
+         FLAT,                            # 1: fills at 100; SL 99, TP 101
+         (101.5, 101.6, 98.5, 98.8)],     # 2: opens above the TP, then trades through the SL:
+        [1, 0, 0], {},                    #    the TP filled at the open first
+        [("BUY", 1, 2, 100.0, 101.5, "take_profit")], id="gap_beyond_tp_then_sl_is_a_tp"),
+    pytest.param(
+        [FLAT,                            # 0: SELL
+         FLAT,                            # 1: fills at the bid 100; SL 101, TP 99 (ask)
+         (98.5, 101.5, 98.4, 101.2)],     # 2: ask opens at 98.6, below the TP, then rises
+        [-1, 0, 0], {"spread": 0.1},      #    through the SL: bought back at the ask open
+        [("SELL", 1, 2, 100.0, 98.6, "take_profit")], id="sell_gap_beyond_tp_then_sl_is_a_tp"),
+    pytest.param(
+        [FLAT,                            # 0: BUY 1 lot; equity 500, margin 100 (1:100)
+         FLAT,                            # 1: fills at 100; no SL; stop-out where equity =
+         (100.0, 100.2, 95.0, 95.3)],     #    50% x 100: 500 + (p - 100) x 100 = 50 -> 95.5
+        [1, 0, 0], {"sl_distance": None, "initial_equity": 500.0},
+        [("BUY", 1, 2, 100.0, 95.5, "stop_out")], id="stop_out_at_50_percent_margin_level"),
+    pytest.param(
+        [FLAT,                            # 0: BUY; SL 99 is tighter than the stop-out 95.5
+         FLAT,                            # 1: fills at 100
+         (100.0, 100.2, 95.0, 95.3)],     # 2: the SL fills first
+        [1, 0, 0], {"initial_equity": 500.0},
+        [("BUY", 1, 2, 100.0, 99.0, "stop_loss")], id="sl_tighter_than_stop_out"),
+    pytest.param(
+        [FLAT,                            # 0: SELL 1 lot, equity 500: stop-out at the ask
+         FLAT,                            # 1: fills at 100; 500 - (a - 100) x 100 = 50 -> 104.5
+         (104.0, 106.0, 103.9, 105.0)],   # 2: ask high 106.1 reaches it
+        [-1, 0, 0], {"sl_distance": None, "initial_equity": 500.0, "spread": 0.1},
+        [("SELL", 1, 2, 100.0, 104.5, "stop_out")], id="sell_stop_out_on_the_ask"),
+    pytest.param(
+        [FLAT,                            # 0: BUY; stop-out at 95.5
+         FLAT,                            # 1: fills at 100
+         (93.0, 93.5, 92.0, 93.2)],       # 2: gaps below it: closed at the open, equity < 0
+        [1, 0, 0], {"sl_distance": None, "initial_equity": 500.0},
+        [("BUY", 1, 2, 100.0, 93.0, "stop_out")], id="gap_through_stop_out_fills_at_open"),
+    pytest.param(
+        [FLAT, FLAT, FLAT],               # margin 100 > balance 50: no money, not traded
+        [1, 0, 0], {"initial_equity": 50.0},
+        [], id="entry_without_free_margin_is_skipped"),
+    pytest.param(
+        [FLAT, FLAT, (100.0, 100.2, 95.0, 95.3)],  # margin model off: no stop-out
+        [1, 0, 0], {"sl_distance": None, "initial_equity": 500.0, "leverage": None},
+        [("BUY", 1, 2, 100.0, 95.3, "end_of_data")], id="no_margin_model_when_leverage_none"),
     pytest.param(
         [FLAT,                            # 0: BUY
          FLAT,                            # 1: fills at 100 (bar 1 of 2)
@@ -372,3 +417,22 @@ def test_sell_resolution_uses_the_ask() -> None:
 def test_finer_bars_must_be_finer() -> None:
     with pytest.raises(DataError, match="must be shorter"):
         run_backtest(bars(BOTH), np.array([1, 0, 0]), config(), finer_bars=bars(BOTH))
+
+
+def test_margin_skips_and_stop_outs_are_counted() -> None:
+    skipped = run_backtest(bars([FLAT, FLAT, FLAT]), np.array([1, 0, 0]),
+                           config(initial_equity=50.0))
+    assert skipped.metrics["skipped_margin"] == 1 and skipped.metrics["trades"] == 0
+    stopped = run_backtest(bars([FLAT, FLAT, (93.0, 93.5, 92.0, 93.2), FLAT]),
+                           np.array([1, 0, 0, 0]), config(sl_distance=None, initial_equity=500.0))
+    assert stopped.metrics["stop_outs"] == 1
+    assert stopped.trades.balance.iloc[-1] == pytest.approx(-200.0)  # a gap: below zero
+    assert all(math.isfinite(stopped.metrics[key]) for key in ("sharpe", "return_pct",
+                                                                "max_drawdown_pct"))
+
+
+def test_no_entry_once_the_account_is_wiped_out() -> None:
+    rows = [FLAT, FLAT, (93.0, 93.5, 92.0, 93.2), FLAT, FLAT, FLAT]
+    result = run_backtest(bars(rows), np.array([1, 0, 0, 1, 0, 0]),
+                          config(sl_distance=None, initial_equity=500.0))
+    assert result.metrics["trades"] == 1 and result.metrics["skipped_margin"] == 1

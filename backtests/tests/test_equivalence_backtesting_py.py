@@ -72,9 +72,28 @@ def test_same_trades_as_backtesting_py(fields: dict[str, object]) -> None:
                                    exit_on_opposite=config.exit_on_opposite, digits=2)
     expected, actual = comparable(theirs, ours=False), comparable(ours.trades, ours=True)
     assert len(actual) > 150
+    tp_gaps = _tp_gap_then_sl(ours.trades, frame)
+    # The one known difference: a bar opening beyond the TP and then trading through the SL.
+    # backtesting.py queues the SL first and books the stop; we (and brokers) fill the TP at
+    # the open. Same bars either way, so only those exit prices differ.
+    assert (actual.exit_price[tp_gaps] == frame.open.to_numpy()[actual.exit_bar[tp_gaps]]).all()
+    expected.loc[tp_gaps, "exit_price"] = actual.exit_price[tp_gaps]
     pd.testing.assert_frame_equal(actual, expected)
     t = ours.trades
     gapped = (t.exit_reason.isin(["stop_loss", "take_profit"])
               & (t.exit_price == frame.open.to_numpy()[t.exit_bar]))
     if config.sl_atr or config.sl_distance:
         assert gapped.sum() >= 5  # the gap fills are part of what is compared
+
+
+def _tp_gap_then_sl(trades: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+    """Rows (of the comparable table) whose exit bar opened beyond the TP and touched the SL
+    (zero spread: both sides trigger on the bid)."""
+    done = trades[trades.exit_reason != "end_of_data"]
+    bar = done.exit_bar.to_numpy()
+    o, h, lo = (frame[c].to_numpy()[bar] for c in ("open", "high", "low"))
+    long = (done.side == "BUY").to_numpy()
+    tp, sl = done.tp.to_numpy(), done.sl.to_numpy()
+    beyond = np.where(long, o >= tp, o <= tp)
+    through = np.where(long, lo <= sl, h >= sl)
+    return beyond & through & (done.exit_reason == "take_profit").to_numpy()

@@ -129,3 +129,15 @@ def test_calmar_is_cagr_over_max_drawdown() -> None:
 def test_json_safe() -> None:
     safe = m.json_safe({"pf": math.inf, "sharpe": math.nan, "trades": 3, "net": 1.5})
     assert safe == {"pf": None, "sharpe": None, "trades": 3, "net": 1.5}
+
+
+def test_equity_reaching_zero_does_not_divide_by_zero() -> None:
+    # An account wiped out (equity 0, then below): returns after it are 0, nothing raises.
+    index = pd.date_range("2024-01-01", periods=5, freq="1h", tz="UTC")
+    equity = pd.Series([100.0, 50.0, 0.0, 0.0, -10.0], index=index)
+    trades = TRADES.iloc[:1].assign(net_pnl=[-110.0])
+    metrics = m.compute_metrics(trades, equity, initial_equity=100.0, bars_per_year=6240,
+                                bar_duration=pd.Timedelta(hours=1))
+    assert metrics["return_pct"] == pytest.approx(-110.0) and metrics["cagr_pct"] == -100.0
+    assert math.isfinite(metrics["sharpe"]) and math.isfinite(metrics["max_drawdown_pct"])
+    assert np.isfinite(m.bar_returns(equity.to_numpy(), 100.0)).all()

@@ -82,7 +82,9 @@ class BacktestRunAdmin(admin.ModelAdmin):
     change_form_template = "admin/backtests/backtestrun/change_form.html"
     fields = ("model", "status", "error", "start", "end", "spread_pips", "slippage_pips",
               "lots", "sl_atr", "tp_atr", "max_bars_held", "use_risk", "threshold",
-              "initial_equity", "sweep", "synthetic_data", "bars", "created_by", "created_at",
+              "initial_equity", "sweep", "commission_per_lot", "swap_long_per_lot",
+              "swap_short_per_lot", "leverage", "stop_out_level", "deflated_sharpe", "pbo",
+              "synthetic_data", "bars", "created_by", "created_at",
               "started_at", "finished_at", "duration_seconds", "attempts")
     readonly_fields = fields
 

@@ -66,6 +66,22 @@ class BacktestRun(models.Model):
     initial_equity = models.DecimalField(**MONEY)
     sweep = models.BooleanField(default=False, help_text="Also run the spread/slippage/"
                                                          "threshold sweep grid.")
+    commission_per_lot = models.DecimalField(
+        **MONEY, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))],
+        help_text="Money per lot per round trip (default: the instrument's).")
+    swap_long_per_lot = models.DecimalField(
+        **MONEY, default=Decimal("0"), help_text="Money per lot per night held long; "
+                                                  "negative = a charge.")
+    swap_short_per_lot = models.DecimalField(
+        **MONEY, default=Decimal("0"), help_text="Money per lot per night held short; "
+                                                  "negative = a charge.")
+    leverage = models.PositiveIntegerField(
+        default=100, validators=[MinValueValidator(1)],
+        help_text="Account leverage (100 = 1:100): margin = lots x contract x price / leverage.")
+    stop_out_level = models.DecimalField(
+        max_digits=6, decimal_places=2, default=Decimal("50"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Margin level (%) below which the position is closed (stop-out).")
     params = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=10, choices=RunStatus.choices,
@@ -94,6 +110,12 @@ class BacktestRun(models.Model):
     win_rate = models.FloatField(null=True, blank=True)
     profit_factor = models.FloatField(null=True, blank=True)
     sharpe = models.FloatField(null=True, blank=True)
+    deflated_sharpe = models.FloatField(
+        null=True, blank=True, help_text="Probability that the true Sharpe is above zero after "
+                                         "the configurations tried (Deflated Sharpe Ratio).")
+    pbo = models.FloatField(null=True, blank=True,
+                            help_text="Probability of backtest overfitting (CSCV) over the "
+                                      "sweep's configurations; empty without a sweep.")
     metrics = models.JSONField(default=dict, blank=True)
     equity_curve = models.JSONField(default=list, blank=True,
                                     help_text="[day, equity at its last bar's close] pairs.")

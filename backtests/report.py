@@ -47,6 +47,24 @@ METRIC_ROWS = (
                                                "{:.2f} %"),
     ("final_equity", "Final equity", "{:,.2f}"), ("halts", "Risk halts", "{:.0f}"),
     ("denied_entries", "Entries denied by risk rules", "{:,.0f}"),
+    ("stop_outs", "Stop-outs (margin level)", "{:,.0f}"),
+    ("skipped_margin", "Entries skipped: not enough margin", "{:,.0f}"),
+)
+# Figures with a bootstrap interval in the "How much to believe it" table: key, label, format.
+INTERVAL_ROWS = (
+    ("win_rate", "Win rate", "{:.1%}"), ("profit_factor", "Profit factor", "{:.2f}"),
+    ("expectancy", "Expectancy per trade", "{:,.2f}"),
+    ("sharpe", "Sharpe (daily, annualised)", "{:.2f}"),
+)
+NOT_MODELLED = (
+    "partial fills, liquidity and market impact (every order fills in full at the price "
+    "above)",
+    "a spread that varies inside a bar (one spread per bar), requotes and broker rejections",
+    "slippage beyond the fixed amount (news spikes), and gaps inside a bar",
+    "swap by the broker's rollover calendar (counted per UTC midnight; no triple Wednesday)",
+    "currency conversion of profit (profit currency = account currency)",
+    "margin that moves with the price (fixed at the entry price) and swap in the stop-out",
+    "more than one position at a time",
 )
 TRADE_TABLE_COLUMNS = ("entry_time", "exit_time", "side", "lots", "entry_price", "exit_price",
                        "sl", "tp", "costs", "net_pnl", "balance", "exit_reason", "bars_held")
@@ -61,6 +79,8 @@ td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}
 th{background:#f3f3f3}td.l,th.l{text-align:left}
 .charts svg{max-width:100%;height:auto;display:block;margin-bottom:1em}
 .neg{color:#b00}.pos{color:#070}
+.assumptions{border:3px solid #b36b00;background:#fff8e6;padding:.5em 1.2em;margin:1em 0}
+.assumptions h2{margin-top:.3em}
 """
 
 
@@ -107,7 +127,8 @@ def monthly_returns(result: BacktestResult) -> pd.DataFrame:
     """Percent return of each calendar month (UTC), years x months (NaN: no bars)."""
     month_end = result.equity.resample("ME").last().dropna()
     start = month_end.shift(1, fill_value=result.config.initial_equity)
-    returns = (month_end / start - 1.0) * 100.0
+    with np.errstate(divide="ignore", invalid="ignore"):  # a wiped-out account: no return
+        returns = (month_end / start.where(start > 0) - 1.0) * 100.0
     frame = pd.DataFrame({"year": returns.index.year, "month": returns.index.month,
                           "ret": returns.to_numpy()})
     table = frame.pivot_table(index="year", columns="month", values="ret", aggfunc="first")
@@ -115,8 +136,11 @@ def monthly_returns(result: BacktestResult) -> pd.DataFrame:
 
 
 def render_html(result: BacktestResult, title: str, params: Mapping[str, Any], *,
-                max_trade_rows: int = 10_000) -> str:
-    """The whole report as one HTML document (no external resources)."""
+                max_trade_rows: int = 10_000, evidence: Mapping[str, Any] | None = None) -> str:
+    """The whole report as one HTML document (no external resources).
+
+    The assumptions come first, in a box, before any figure; ``evidence``
+    (:func:`backtests.evidence.evidence`) adds the intervals, Deflated Sharpe and PBO."""
     charts = "".join((equity_chart_svg(result), drawdown_chart_svg(result),
                       monthly_returns_chart_svg(result)))
     index = result.equity.index
@@ -125,7 +149,9 @@ def render_html(result: BacktestResult, title: str, params: Mapping[str, Any], *
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p>{html.escape(period)}</p>",
+        assumptions_html(result),
         "<h2>Parameters</h2>", _key_value_table(params),
+        evidence_html(evidence),
         "<h2>Metrics</h2>", _metrics_table(result.metrics),
         f"<h2>Charts</h2><div class='charts'>{charts}</div>",
         "<h2>Risk halts</h2>", _halts_table(result),
@@ -133,6 +159,76 @@ def render_html(result: BacktestResult, title: str, params: Mapping[str, Any], *
                                          _price_digits(result)),
         "</body></html>",
     ))
+
+
+def assumptions(result: BacktestResult) -> dict[str, str]:
+    """What the figures assume, in words: fill model, costs, risk rules, margin, and what is
+    not modelled (the report shows this first, in a box)."""
+    c = result.config
+    spread = ("the bars' spread column" if c.spread_from_bars else f"{c.spread:g} price units")
+    margin = ("not modelled (no leverage given)" if c.leverage is None else
+              f"leverage 1:{c.leverage:g}; an entry needing more margin than the balance is "
+              "skipped; " + ("no stop-out" if c.stop_out_level is None else
+                             f"the position is closed when the margin level falls below "
+                             f"{c.stop_out_level:g}% (stop-out)"))
+    return {
+        "Fill model": "a signal at a bar's close fills at the next bar's open; bars are bid "
+                      "prices, a BUY pays the ask (bid + spread); SL/TP fill inside the bar; "
+                      "a bar opening beyond a level fills at its open (a gap beyond the "
+                      "take-profit counts first); a bar touching both SL and TP is a stop "
+                      "loss (unless finer bars say otherwise)",
+        "Costs": f"spread {spread} per trade; slippage {c.slippage:g} price units against "
+                 f"us on every fill; commission {c.commission_per_lot:g} per lot per round "
+                 f"trip; swap long {c.swap_long_per_lot:g} / short {c.swap_short_per_lot:g} "
+                 "per lot per night",
+        "Risk rules": "the live trading rules and kill switches" if c.risk is not None
+                      else "OFF: no daily limits or kill switches",
+        "Margin": margin,
+        "Sizing": (f"{c.risk_per_trade_pct:g}% of equity at risk per trade"
+                   if c.risk_per_trade_pct is not None else f"fixed {c.lots:g} lots"),
+        "Not modelled": "; ".join(NOT_MODELLED),
+    }
+
+
+def assumptions_html(result: BacktestResult) -> str:
+    return ("<div class='assumptions' id='assumptions'><h2>Assumptions: read before the "
+            "figures</h2>" + _key_value_table(assumptions(result)) + "</div>")
+
+
+def evidence_html(evidence: Mapping[str, Any] | None) -> str:
+    """Intervals, the Deflated Sharpe and PBO, with what they mean."""
+    if not evidence:
+        return ""
+    rows = []
+    for key, label, pattern in INTERVAL_ROWS:
+        ci = evidence.get("intervals", {}).get(key, {})
+        rows.append(f"<tr><th class='l'>{label}</th><td>{_fmt(ci.get('estimate'), pattern)}"
+                    f"</td><td>{_fmt(ci.get('low'), pattern)} to {_fmt(ci.get('high'), pattern)}"
+                    "</td></tr>")
+    return ("<h2>How much to believe it</h2><table><tr><th class='l'>figure</th><th>value</th>"
+            "<th>95% interval (block bootstrap)</th></tr>" + "".join(rows) + "</table>"
+            + f"<p>{html.escape(dsr_sentence(evidence.get('deflated_sharpe') or {}))}</p>"
+            + f"<p>{html.escape(pbo_sentence(evidence.get('pbo') or {}))}</p>")
+
+
+def dsr_sentence(dsr: Mapping[str, Any]) -> str:
+    prob = dsr.get("probability")
+    if prob is None:
+        return "Deflated Sharpe Ratio: n/a (too few days or a flat equity curve)."
+    verdict = "significant" if dsr.get("significant") else "NOT significant"
+    return (f"Deflated Sharpe Ratio: {prob:.1%} probability that the true Sharpe is above zero "
+            f"after {dsr.get('trials')} configuration(s) tried on this period: {verdict} at "
+            f"{dsr.get('confidence', 0.95):.0%}.")
+
+
+def pbo_sentence(pbo: Mapping[str, Any]) -> str:
+    value = pbo.get("pbo")
+    if value is None:
+        return f"Probability of backtest overfitting: n/a ({pbo.get('reason', 'no sweep')})."
+    return (f"Probability of backtest overfitting (CSCV, {pbo.get('configurations')} "
+            f"configurations, {pbo.get('splits'):,} splits): {value:.0%}: how often the best "
+            "configuration in one half of the period ranks below the median in the other "
+            "half. Above 50%, picking the best configuration is worse than picking at random.")
 
 
 def write_html(path: str | Path, result: BacktestResult, title: str,

@@ -10,7 +10,17 @@ from rest_framework import serializers
 
 from backtests.models import BacktestRun, BacktestTrade
 from backtests.services import BacktestParams
-from backtests.services.params import MAX_ATR_MULTIPLE, MAX_BARS_HELD, MAX_EQUITY, MAX_PIPS
+from backtests.services.params import (
+    DEFAULT_LEVERAGE,
+    DEFAULT_STOP_OUT,
+    MAX_ATR_MULTIPLE,
+    MAX_BARS_HELD,
+    MAX_COST_PER_LOT,
+    MAX_EQUITY,
+    MAX_LEVERAGE,
+    MAX_PIPS,
+    MAX_STOP_OUT,
+)
 
 
 class BacktestRunListSerializer(serializers.ModelSerializer):
@@ -25,8 +35,8 @@ class BacktestRunListSerializer(serializers.ModelSerializer):
         fields = ("id", "model", "model_name", "symbol", "timeframe", "start", "end", "status",
                   "spread_pips", "slippage_pips", "threshold", "synthetic_data", "trade_count",
                   "net_profit", "final_equity", "return_pct", "max_drawdown_pct", "win_rate",
-                  "profit_factor", "sharpe", "created_by", "created_at", "finished_at",
-                  "duration_seconds")
+                  "profit_factor", "sharpe", "deflated_sharpe", "pbo", "created_by",
+                  "created_at", "finished_at", "duration_seconds")
         read_only_fields = fields
 
 
@@ -46,7 +56,9 @@ class BacktestRunDetailSerializer(BacktestRunListSerializer):
 
     class Meta(BacktestRunListSerializer.Meta):
         fields = (*BacktestRunListSerializer.Meta.fields, "lots", "sl_atr", "tp_atr",
-                  "max_bars_held", "use_risk", "initial_equity", "sweep", "parameters",
+                  "max_bars_held", "use_risk", "initial_equity", "sweep",
+                  "commission_per_lot", "swap_long_per_lot", "swap_short_per_lot", "leverage",
+                  "stop_out_level", "parameters",
                   "error", "attempts", "started_at", "bars", "max_drawdown", "total_costs",
                   "metrics", "equity_curve", "sweep_results", "trades")
         read_only_fields = fields
@@ -84,6 +96,23 @@ class BacktestRunCreateSerializer(serializers.Serializer):
                          help_text="null: the model's tuned threshold")
     initial_equity = _decimal(18, 2, "0.01", MAX_EQUITY, default=Decimal("10000"))
     sweep = serializers.BooleanField(default=False)
+    commission_per_lot = _decimal(18, 2, "0", MAX_COST_PER_LOT, allow_null=True, default=None,
+                                  help_text="Money per lot per round trip; null: the "
+                                            "instrument's default.")
+    swap_long_per_lot = _decimal(18, 2, f"-{MAX_COST_PER_LOT}", MAX_COST_PER_LOT,
+                                 allow_null=True, default=None,
+                                 help_text="Money per lot per night long (negative = a "
+                                           "charge); null: the instrument's default.")
+    swap_short_per_lot = _decimal(18, 2, f"-{MAX_COST_PER_LOT}", MAX_COST_PER_LOT,
+                                  allow_null=True, default=None,
+                                  help_text="Money per lot per night short; null: the "
+                                            "instrument's default.")
+    leverage = serializers.IntegerField(min_value=1, max_value=MAX_LEVERAGE,
+                                        default=DEFAULT_LEVERAGE,
+                                        help_text="Account leverage (100 = 1:100).")
+    stop_out_level = _decimal(6, 2, "0", MAX_STOP_OUT, default=DEFAULT_STOP_OUT,
+                              help_text="Margin level (%) below which the position is "
+                                        "closed.")
 
     def to_params(self) -> BacktestParams:
         data = self.validated_data
@@ -92,7 +121,10 @@ class BacktestRunCreateSerializer(serializers.Serializer):
             lots=data["lots"], sl_atr=_float(data["sl_atr"]), tp_atr=_float(data["tp_atr"]),
             max_bars_held=data["max_bars_held"], use_risk=data["use_risk"],
             threshold=_float(data["threshold"]), initial_equity=data["initial_equity"],
-            sweep=data["sweep"])
+            sweep=data["sweep"], commission_per_lot=data["commission_per_lot"],
+            swap_long_per_lot=data["swap_long_per_lot"],
+            swap_short_per_lot=data["swap_short_per_lot"], leverage=data["leverage"],
+            stop_out_level=data["stop_out_level"])
 
 
 def _float(value: Decimal | None) -> float | None:

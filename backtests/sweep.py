@@ -17,6 +17,7 @@ import pandas as pd
 
 from backtests.engine import BacktestConfig, run_backtest
 from backtests.engine.data import PreparedBars, prepare_bars, prepare_finer
+from backtests.evidence import daily_returns
 from nusatrade.errors import ConfigurationError
 
 SWEEP_METRICS = (
@@ -43,7 +44,8 @@ def signals_from_proba(proba: np.ndarray | pd.Series,
 def run_sweep(bars: pd.DataFrame | PreparedBars, source: SignalSource,
               grid: Mapping[str, Sequence[Any]], base: BacktestConfig | None = None, *,
               metrics: Sequence[str] = SWEEP_METRICS,
-              finer_bars: pd.DataFrame | None = None) -> pd.DataFrame:
+              finer_bars: pd.DataFrame | None = None,
+              daily_returns_into: list[np.ndarray] | None = None) -> pd.DataFrame:
     """One backtest per combination of ``grid``; a row each with the grid values and
     ``metrics``.
 
@@ -52,6 +54,8 @@ def run_sweep(bars: pd.DataFrame | PreparedBars, source: SignalSource,
     ``threshold`` in the grid, an array of P(up) (see :func:`signals_from_proba`) or a callable
     ``threshold -> signals`` or ``-> (signals, confidence)``; without one, a signals array or
     a callable called with ``None``. ``finer_bars``: see :func:`run_backtest`.
+    ``daily_returns_into``: a list that receives each run's daily equity returns, in row order
+    (what the Deflated Sharpe and PBO need: :mod:`backtests.evidence`).
     """
     _validate_grid(grid)
     prepared = prepare_bars(bars)
@@ -66,6 +70,8 @@ def run_sweep(bars: pd.DataFrame | PreparedBars, source: SignalSource,
         config = replace(base, **{k: v for k, v in params.items() if k != "threshold"})
         result = run_backtest(prepared, sig, config, confidence=confidence, finer_bars=finer)
         rows.append({**params, **{name: result.metrics[name] for name in metrics}})
+        if daily_returns_into is not None:
+            daily_returns_into.append(daily_returns(result.equity, config.initial_equity))
     return pd.DataFrame(rows, columns=[*keys, *metrics])
 
 

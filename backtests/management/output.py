@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from backtests.models import BacktestRun
+from backtests.report import INTERVAL_ROWS, dsr_sentence, pbo_sentence
 from backtests.selectors import backtest_metric_rows
 
 SWEEP_COLUMNS = (
@@ -48,7 +49,37 @@ def summary(run: BacktestRun) -> str:
 
 
 def metrics_table(run: BacktestRun) -> str:
-    return table(["metric", "value"], backtest_metric_rows(run))
+    """The metrics, then each figure with its interval, the Deflated Sharpe and PBO."""
+    text = table(["metric", "value"], backtest_metric_rows(run))
+    proof = run.metrics.get("evidence")
+    if not proof:
+        return text
+    rows = []
+    for key, label, pattern in INTERVAL_ROWS:
+        ci = proof.get("intervals", {}).get(key, {})
+        rows.append([label, _cell(ci.get("estimate"), pattern),
+                     f"{_cell(ci.get('low'), pattern)} to {_cell(ci.get('high'), pattern)}"])
+    return "\n".join([text, "", "How much to believe it (95% block-bootstrap intervals)",
+                      table(["figure", "value", "95% interval"], rows),
+                      dsr_sentence(proof.get("deflated_sharpe") or {}),
+                      pbo_sentence(proof.get("pbo") or {})])
+
+
+def run_json(run: BacktestRun) -> dict[str, Any]:
+    """``backtest --json``: the run's settings, metrics and closed trades, with the Deflated
+    Sharpe (``deflated_sharpe``: probability that the true Sharpe is above zero after the
+    configurations tried) and ``pbo`` at the top level."""
+    trades = [{"number": t.number, "entry_time": t.entry_time.isoformat(),
+               "exit_time": t.exit_time.isoformat(), "side": t.side, "volume": str(t.lots),
+               "entry_price": str(t.entry_price), "exit_price": str(t.exit_price),
+               "net_pnl": str(t.net_pnl), "exit_reason": t.exit_reason}
+              for t in run.trades.order_by("number")]
+    return {"run": run.pk, "model": run.model_id, "start": run.start.isoformat(),
+            "end": run.end.isoformat(), "status": run.status,
+            "parameters": run.params.get("display", {}),
+            "deflated_sharpe": run.deflated_sharpe, "pbo": run.pbo,
+            "net_profit": str(run.net_profit), "final_equity": str(run.final_equity),
+            "metrics": run.metrics, "sweep": run.sweep_results, "trades": trades}
 
 
 def sweep_table(run: BacktestRun) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,6 +34,11 @@ MAX_PIPS = Decimal("1000")
 MAX_ATR_MULTIPLE = 100.0
 MAX_BARS_HELD = 100_000
 MAX_EQUITY = Decimal("1000000000000")  # 1e12: fits the MONEY columns with room for profit
+MAX_COST_PER_LOT = Decimal("100000")  # commission or swap, money per lot
+MAX_LEVERAGE = 10_000
+MAX_STOP_OUT = Decimal("999")
+DEFAULT_LEVERAGE = 100  # a common retail account (1:100); the paper broker's default too
+DEFAULT_STOP_OUT = Decimal("50")  # MT5's usual stop-out level, percent
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,10 @@ class BacktestParams:
 
     ``threshold=None`` uses the model's tuned threshold; ``use_risk`` applies the shared risk
     rules and kill switches (``trading.risk.RiskConfig()``, the seed's values).
+    ``commission_per_lot`` (money per lot per round trip) and the swaps (money per lot per
+    night, negative = a charge): ``None`` takes the instrument's defaults
+    (:func:`instrument_cost_defaults`). ``leverage`` and ``stop_out_level`` (percent) model
+    the broker account's margin and stop-out.
     """
 
     spread_pips: Decimal = Decimal("3")
@@ -54,6 +63,11 @@ class BacktestParams:
     threshold: float | None = None
     initial_equity: Decimal = Decimal("10000")
     sweep: bool = False
+    commission_per_lot: Decimal | None = None
+    swap_long_per_lot: Decimal | None = None
+    swap_short_per_lot: Decimal | None = None
+    leverage: int = DEFAULT_LEVERAGE
+    stop_out_level: Decimal = DEFAULT_STOP_OUT
 
     def __post_init__(self) -> None:
         # Accept ints, floats and numeric strings for the Decimal fields (via str: a float's
@@ -62,7 +76,22 @@ class BacktestParams:
             object.__setattr__(self, name, _as_decimal(getattr(self, name)))
 
 
-DECIMAL_FIELDS = ("spread_pips", "slippage_pips", "lots", "initial_equity")
+DECIMAL_FIELDS = ("spread_pips", "slippage_pips", "lots", "initial_equity", "commission_per_lot",
+                  "swap_long_per_lot", "swap_short_per_lot", "stop_out_level")
+COST_FIELDS = ("commission_per_lot", "swap_long_per_lot", "swap_short_per_lot")
+
+
+def instrument_cost_defaults(instrument: Any) -> dict[str, Decimal]:
+    """The instrument's commission and swaps (money per lot), when the instrument carries
+    them (attributes of the same names); zero otherwise (the synthetic sample's broker)."""
+    return {name: Decimal(str(getattr(instrument, name, None) or 0)) for name in COST_FIELDS}
+
+
+def with_cost_defaults(params: BacktestParams, instrument: Any) -> BacktestParams:
+    """``params`` with every cost left empty (None) taken from the instrument."""
+    defaults = instrument_cost_defaults(instrument)
+    return replace(params, **{name: defaults[name] for name in COST_FIELDS
+                              if getattr(params, name) is None})
 
 
 def _as_decimal(value: Any) -> Any:
@@ -110,6 +139,30 @@ def backtest_params_check(model: MLModel, params: BacktestParams) -> None:
     _validate_max_bars_held(params.max_bars_held)
     _validate_threshold(params.threshold)
     _validate_equity(params.initial_equity)
+    _validate_costs(params)
+    _validate_margin(params)
+
+
+def _validate_costs(params: BacktestParams) -> None:
+    for name in COST_FIELDS:
+        value = getattr(params, name)
+        if value is None:
+            continue
+        low = Decimal("0") if name == "commission_per_lot" else -MAX_COST_PER_LOT
+        if not _finite_decimal(value) or not low <= value <= MAX_COST_PER_LOT:
+            raise DataError(f"{name} must be money per lot from {low} to {MAX_COST_PER_LOT}",
+                            column=name)
+
+
+def _validate_margin(params: BacktestParams) -> None:
+    if isinstance(params.leverage, bool) or not isinstance(params.leverage, int) or not (
+            1 <= params.leverage <= MAX_LEVERAGE):
+        raise DataError(f"leverage must be a whole number from 1 to {MAX_LEVERAGE} "
+                        "(100 = 1:100)", column="leverage")
+    level = params.stop_out_level
+    if not _finite_decimal(level) or not Decimal("0") <= level <= MAX_STOP_OUT:
+        raise DataError(f"stop_out_level must be a margin level in percent from 0 to "
+                        f"{MAX_STOP_OUT}", column="stop_out_level")
 
 
 def _validate_pips(name: str, value: Decimal) -> None:
@@ -170,7 +223,11 @@ def backtest_config_build(model: MLModel, params: BacktestParams) -> BacktestCon
         slippage_pips=params.slippage_pips, lots=float(params.lots), sl_atr=params.sl_atr,
         tp_atr=params.tp_atr, max_bars_held=params.max_bars_held,
         risk=RiskConfig() if params.use_risk else None,
-        initial_equity=float(params.initial_equity))
+        initial_equity=float(params.initial_equity),
+        commission_per_lot=float(params.commission_per_lot or 0),
+        swap_long_per_lot=float(params.swap_long_per_lot or 0),
+        swap_short_per_lot=float(params.swap_short_per_lot or 0),
+        leverage=float(params.leverage), stop_out_level=float(params.stop_out_level))
 
 
 def config_json(config: BacktestConfig) -> dict[str, Any]:
@@ -201,6 +258,11 @@ def params_display(model: MLModel, params: BacktestParams, config: BacktestConfi
         "Take-profit": _atr_text(params.tp_atr, config.atr_period),
         "Max bars held": str(params.max_bars_held or "none"),
         "Exit on opposite signal": "yes" if config.exit_on_opposite else "no",
+        "Commission": f"{config.commission_per_lot:g} per lot per round trip",
+        "Swap": f"long {config.swap_long_per_lot:g}, short {config.swap_short_per_lot:g} per "
+                "lot per night (negative = a charge)",
+        "Margin": f"leverage 1:{config.leverage:g}; stop-out below a "
+                  f"{config.stop_out_level:g}% margin level",
         "Risk rules": _risk_text(config.risk),
         "Threshold (HOLD gate)": f"{threshold:.2f} ({source})",
         "Initial equity": f"{params.initial_equity:,.2f}",

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backtests import evidence
 from backtests import signals as model_signals
 from backtests.engine import BacktestResult, prepare_bars, run_backtest
 from backtests.engine.data import PRICE_COLUMNS, PreparedBars
@@ -44,11 +45,13 @@ from backtests.services.params import (
     config_json,
     instrument_spec,
     params_display,
+    with_cost_defaults,
 )
 from backtests.sweep import SWEEP_METRICS, run_sweep
 from mlops.artifacts import ArtifactError
 from mlops.models import MLModel
 from mlops.pipeline import FeatureSet
+from mlops.services.registry import json_safe
 from nusatrade.errors import ConfigurationError, DataError, NusaTradeError
 
 logger = logging.getLogger("nusatrade.backtests")
@@ -105,12 +108,16 @@ def backtest_run_create(*, model: MLModel | int, start: date, end: date,
     if not isinstance(model, MLModel):
         model = backtest_model_get(model)
     backtest_request_check(model, start, end, params)
+    params = with_cost_defaults(params, model.instrument)
     run = BacktestRun.objects.create(
         model=model, start=start, end=end, spread_pips=params.spread_pips,
         slippage_pips=params.slippage_pips, lots=params.lots, sl_atr=params.sl_atr,
         tp_atr=params.tp_atr, max_bars_held=params.max_bars_held, use_risk=params.use_risk,
         threshold=model.threshold if params.threshold is None else params.threshold,
         initial_equity=params.initial_equity, sweep=params.sweep,
+        commission_per_lot=params.commission_per_lot,
+        swap_long_per_lot=params.swap_long_per_lot, swap_short_per_lot=params.swap_short_per_lot,
+        leverage=params.leverage, stop_out_level=params.stop_out_level,
         params={"threshold_override": params.threshold is not None},
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
@@ -132,7 +139,10 @@ def run_params(run: BacktestRun) -> BacktestParams:
         sl_atr=run.sl_atr, tp_atr=run.tp_atr, max_bars_held=run.max_bars_held,
         use_risk=run.use_risk,
         threshold=run.threshold if run.params.get("threshold_override") else None,
-        initial_equity=run.initial_equity, sweep=run.sweep)
+        initial_equity=run.initial_equity, sweep=run.sweep,
+        commission_per_lot=run.commission_per_lot, swap_long_per_lot=run.swap_long_per_lot,
+        swap_short_per_lot=run.swap_short_per_lot, leverage=run.leverage,
+        stop_out_level=run.stop_out_level)
 
 
 def _claim(run_id: int) -> uuid.UUID | None:
@@ -184,6 +194,7 @@ class Outcome:
     bars_without_prediction: int
     sweep: pd.DataFrame | None
     report: storage.RenderedReport
+    evidence: dict[str, Any]
 
 
 def _compute(run: BacktestRun, feature_set: FeatureSet | None) -> Outcome:
@@ -197,17 +208,29 @@ def _compute(run: BacktestRun, feature_set: FeatureSet | None) -> Outcome:
     prepared = prepare_bars(signals.bars.loc[:, list(PRICE_COLUMNS)])
     decisions, confidence = signals.decisions(run.threshold)
     result = run_backtest(prepared, decisions, config, confidence=confidence)
-    sweep = sweep_table(prepared, signals, model, params) if run.sweep else None
+    sweep_returns: list = []
+    sweep = (sweep_table(prepared, signals, model, params, sweep_returns) if run.sweep
+             else None)
+    proof = evidence.evidence(result.trades["net_pnl"].to_numpy(), result.equity,
+                              config.initial_equity, sweep_returns or None,
+                              on_grid=_on_sweep_grid(run))
     display = params_display(model, params, config, run.start, run.end,
                              synthetic=signals.synthetic,
                              bars_without_prediction=signals.bars_without_prediction)
     display["Run"] = f"#{run.pk}" + (f" by {run.created_by}" if run.created_by else "")
-    report = storage.render(result, report_title(run, signals.synthetic), display)
+    report = storage.render(result, report_title(run, signals.synthetic), display, proof)
     return Outcome(result=result, params={"engine": config_json(config), "display": display,
                                           "threshold_override": params.threshold is not None},
                    display=display, synthetic=signals.synthetic, bars=len(prepared),
                    bars_without_prediction=signals.bars_without_prediction, sweep=sweep,
-                   report=report)
+                   report=report, evidence=proof)
+
+
+def _on_sweep_grid(run: BacktestRun) -> bool:
+    """Whether the run's own spread, slippage and threshold are one of the sweep's
+    configurations (if not, the run is one more trial for the Deflated Sharpe)."""
+    return (run.spread_pips in SWEEP_SPREAD_PIPS and run.slippage_pips in SWEEP_SLIPPAGE_PIPS
+            and round(run.threshold, 4) in SWEEP_THRESHOLDS)
 
 
 def report_title(run: BacktestRun, synthetic: bool) -> str:
@@ -218,7 +241,7 @@ def report_title(run: BacktestRun, synthetic: bool) -> str:
 
 
 def sweep_table(prepared: PreparedBars, signals: model_signals.ModelSignals, model: MLModel,
-                params: BacktestParams) -> pd.DataFrame:
+                params: BacktestParams, daily_returns_into: list | None = None) -> pd.DataFrame:
     """The seed's grid (spread 2-5 pips x slippage 1-2 pips x thresholds 0.50-0.70) on the
     run's period with the run's other settings; spread and slippage shown in pips."""
     spec = instrument_spec(model)
@@ -227,7 +250,7 @@ def sweep_table(prepared: PreparedBars, signals: model_signals.ModelSignals, mod
     grid = {"spread": list(spread), "slippage": list(slippage),
             "threshold": list(SWEEP_THRESHOLDS)}
     table = run_sweep(prepared, signals.decisions, grid, backtest_config_build(model, params),
-                      metrics=SWEEP_METRICS)
+                      metrics=SWEEP_METRICS, daily_returns_into=daily_returns_into)
     table.insert(0, "spread_pips", [float(spread[v]) for v in table.pop("spread")])
     table.insert(1, "slippage_pips", [float(slippage[v]) for v in table.pop("slippage")])
     return table
@@ -236,7 +259,10 @@ def sweep_table(prepared: PreparedBars, signals: model_signals.ModelSignals, mod
 def _store(run: BacktestRun, token: uuid.UUID, outcome: Outcome, seconds: float) -> None:
     """Store results if ``token`` still owns the run (a reclaimed run discards them)."""
     fields = storage.result_fields(outcome.result)
-    fields["metrics"].update(bars_without_prediction=outcome.bars_without_prediction)
+    fields["metrics"].update(bars_without_prediction=outcome.bars_without_prediction,
+                             evidence=json_safe(outcome.evidence))
+    fields["deflated_sharpe"] = outcome.evidence["deflated_sharpe"]["probability"]
+    fields["pbo"] = outcome.evidence["pbo"]["pbo"]
     with transaction.atomic():
         owned = list(BacktestRun.objects.select_for_update().filter(
             pk=run.pk, status=RunStatus.RUNNING, claim=token).values_list("pk", flat=True))

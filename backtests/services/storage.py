@@ -118,10 +118,11 @@ class RenderedReport:
     monthly_svg: str
 
 
-def render(result: BacktestResult, title: str, params: dict[str, str]) -> RenderedReport:
+def render(result: BacktestResult, title: str, params: dict[str, str],
+           evidence: dict[str, Any] | None = None) -> RenderedReport:
     """The self-contained HTML report and the three charts (engine's report module)."""
     return RenderedReport(
-        html=report.render_html(result, title, params),
+        html=report.render_html(result, title, params, evidence=evidence),
         equity_svg=report.equity_chart_svg(result),
         drawdown_svg=report.drawdown_chart_svg(result),
         monthly_svg=report.monthly_returns_chart_svg(result),

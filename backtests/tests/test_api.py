@@ -199,3 +199,35 @@ def test_starting_runs_is_rate_limited(model, alice, settings):
              for _ in range(3)]
     assert codes == [400, 400, 429]
     assert client.get(URL).status_code == 200  # reads are not limited by it
+
+
+def test_costs_and_margin_can_be_posted_and_the_detail_has_the_evidence(model, alice):
+    response = client_for(alice).post(URL, valid_body(model, commission_per_lot="7",
+                                                      swap_long_per_lot="-3.2",
+                                                      leverage=30, sweep=True,
+                                                      threshold="0.5", use_risk=False),
+                                      format="json")
+    assert response.status_code == 201, response.content
+    backtest_run_execute(response.json()["id"])  # what the worker does
+    body = client_for(alice).get(f"{URL}{response.json()['id']}/").json()
+    assert body["status"] == "succeeded", body["error"]
+    assert Decimal(body["commission_per_lot"]) == 7 and body["leverage"] == 30
+    assert Decimal(body["swap_long_per_lot"]) == Decimal("-3.2")
+    assert 0 <= body["deflated_sharpe"] <= 1 and 0 <= body["pbo"] <= 1
+    ci = body["metrics"]["evidence"]["intervals"]
+    assert set(ci) == {"win_rate", "profit_factor", "expectancy", "sharpe"}
+    assert ci["expectancy"]["low"] <= ci["expectancy"]["estimate"] <= ci["expectancy"]["high"]
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"commission_per_lot": "-1"}, "commission_per_lot"),
+    ({"commission_per_lot": "NaN"}, "commission_per_lot"),
+    ({"leverage": 0}, "leverage"), ({"leverage": "abc"}, "leverage"),
+    ({"stop_out_level": "-5"}, "stop_out_level"),
+    ({"swap_short_per_lot": "1e9"}, "swap_short_per_lot"),
+])
+def test_bad_costs_are_400_with_the_field_named(model, alice, changes, field):
+    response = client_for(alice).post(URL, valid_body(model, **changes), format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert not BacktestRun.objects.exists()

@@ -120,3 +120,42 @@ def test_demo_without_a_held_out_period_says_how_to_get_one(model):
 def test_demo_without_models_says_to_train_first(db):
     with pytest.raises(CommandError, match="run ml_demo"):
         run_command("backtest_demo")
+
+
+def test_json_prints_metrics_trades_deflated_sharpe_and_pbo(model):
+    import json
+
+    text = run_command("backtest", "--model", str(model.pk), "--start", "2021-09-01",
+                       "--end", "2021-12-31", "--sweep", "--threshold", "0.5", "--no-risk",
+                       "--json")
+    body = json.loads(text)
+    run = BacktestRun.objects.get()
+    assert body["run"] == run.pk and body["metrics"]["trades"] == run.trade_count
+    assert 0 <= body["deflated_sharpe"] <= 1 and 0 <= body["pbo"] <= 1
+    assert body["deflated_sharpe"] == run.deflated_sharpe and body["pbo"] == run.pbo
+    assert body["metrics"]["evidence"]["deflated_sharpe"]["trials"] == 40
+    first = body["trades"][0]
+    assert set(first) >= {"entry_time", "exit_time", "side", "entry_price", "exit_price",
+                          "volume", "net_pnl", "exit_reason"}
+    assert len(body["trades"]) == run.trade_count
+
+
+def test_commission_swap_and_margin_reach_the_run(model):
+    text = run_command("backtest", "--model", str(model.pk), "--start", "2021-09-01",
+                       "--end", "2021-12-31", "--threshold", "0.5", "--no-risk",
+                       "--commission", "7", "--swap-long", "-2.5", "--swap-short", "1",
+                       "--leverage", "50", "--stop-out", "30")
+    run = BacktestRun.objects.get()
+    assert (run.commission_per_lot, run.swap_long_per_lot, run.leverage) == (7, -2.5, 50)
+    assert run.params["engine"]["commission_per_lot"] == 7.0
+    assert run.params["engine"]["stop_out_level"] == 30.0
+    assert run.metrics["commissions"] == pytest.approx(0.07 * run.trade_count)
+    assert "Commission" in text or "commission" in text
+    assert "How much to believe it" in text and "Deflated Sharpe Ratio" in text
+
+
+def test_commission_defaults_to_the_instruments(model):
+    run_command("backtest", "--model", str(model.pk), "--start", "2021-09-01",
+                "--end", "2021-12-31")
+    run = BacktestRun.objects.get()
+    assert run.commission_per_lot == 0 and run.leverage == 100 and run.stop_out_level == 50

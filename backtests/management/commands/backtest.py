@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,7 @@ from backtests.services import (
     backtest_run_execute,
     first_allowed_day,
 )
+from backtests.services.params import DEFAULT_LEVERAGE, DEFAULT_STOP_OUT
 from nusatrade.errors import DataError, NusaTradeError
 
 
@@ -29,6 +31,11 @@ def pips(text: str) -> Decimal:
     if not value.is_finite():
         raise ValueError(text)
     return value
+
+
+def money(text: str) -> Decimal:
+    """An amount of money (may be negative: a swap charge)."""
+    return pips(text)
 
 
 def day(text: str) -> date:
@@ -64,6 +71,18 @@ def add_backtest_options(parser: CommandParser) -> None:
                         help="HOLD-gate threshold, 0.5-1 (default: the model's tuned one)")
     parser.add_argument("--initial-equity", type=pips, default=Decimal("10000"),
                         help="starting balance (default 10000)")
+    parser.add_argument("--commission", type=money, default=None, metavar="MONEY",
+                        help="commission per lot per round trip (default: the instrument's)")
+    parser.add_argument("--swap-long", type=money, default=None, metavar="MONEY",
+                        help="swap per lot per night held long, negative = a charge "
+                             "(default: the instrument's)")
+    parser.add_argument("--swap-short", type=money, default=None, metavar="MONEY",
+                        help="swap per lot per night held short (default: the instrument's)")
+    parser.add_argument("--leverage", type=int, default=DEFAULT_LEVERAGE,
+                        help=f"account leverage, 100 = 1:100 (default {DEFAULT_LEVERAGE})")
+    parser.add_argument("--stop-out", type=pips, default=DEFAULT_STOP_OUT, metavar="PERCENT",
+                        help="close the position below this margin level, percent "
+                             f"(default {DEFAULT_STOP_OUT})")
 
 
 def params_from(options: dict[str, Any], sweep: bool) -> BacktestParams:
@@ -72,7 +91,9 @@ def params_from(options: dict[str, Any], sweep: bool) -> BacktestParams:
         lots=options["lots"], sl_atr=options["sl_atr"], tp_atr=options["tp_atr"],
         max_bars_held=options["max_bars_held"], use_risk=not options["no_risk"],
         threshold=options["threshold"], initial_equity=options["initial_equity"],
-        sweep=sweep)
+        sweep=sweep, commission_per_lot=options["commission"],
+        swap_long_per_lot=options["swap_long"], swap_short_per_lot=options["swap_short"],
+        leverage=options["leverage"], stop_out_level=options["stop_out"])
 
 
 def run_synchronously(model_id: int, start: date | None, end: date | None,
@@ -118,11 +139,19 @@ class Command(BaseCommand):
                                  "pips x thresholds 0.50-0.70, printed as one table")
         parser.add_argument("--report", default=None, metavar="PATH",
                             help="write the self-contained HTML report to PATH")
+        parser.add_argument("--json", action="store_true",
+                            help="print the run's metrics and closed trades as JSON (with "
+                                 "deflated_sharpe and pbo) instead of the tables")
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
         run = run_synchronously(options["model"], options["start"], options["end"],
                                 params_from(options, options["sweep"]))
+        if options["json"]:
+            if options["report"]:
+                output.write_report(run, options["report"])
+            self.stdout.write(json.dumps(output.run_json(run), indent=2))
+            return
         self.stdout.write(output.summary(run))
         self.stdout.write("")
         self.stdout.write(output.metrics_table(run))

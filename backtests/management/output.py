@@ -43,6 +43,8 @@ def summary(run: BacktestRun) -> str:
         f"  spread {display.get('Spread')}; slippage {display.get('Slippage')}",
         f"  lots {display.get('Lots')}; stop-loss {display.get('Stop-loss')}; take-profit "
         f"{display.get('Take-profit')}; max bars held {display.get('Max bars held')}",
+        f"  commission {display.get('Commission')}; swap {display.get('Swap')}",
+        f"  margin: {display.get('Margin')}",
         f"  threshold {display.get('Threshold (HOLD gate)')}; risk rules "
         f"{display.get('Risk rules')}",
     ])

@@ -150,7 +150,8 @@ def test_commission_swap_and_margin_reach_the_run(model):
     assert run.params["engine"]["commission_per_lot"] == 7.0
     assert run.params["engine"]["stop_out_level"] == 30.0
     assert run.metrics["commissions"] == pytest.approx(0.07 * run.trade_count)
-    assert "Commission" in text or "commission" in text
+    assert "commission 7 per lot per round trip" in text
+    assert "leverage 1:50; stop-out below a 30% margin level" in text
     assert "How much to believe it" in text and "Deflated Sharpe Ratio" in text
 
 

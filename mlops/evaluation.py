@@ -5,6 +5,13 @@ that have a label (+1/-1) and the ungated prediction (the more probable side). G
 use the HOLD gate at the model's threshold: ``coverage`` is the share of rows the model trades
 on (all rows with a known outcome), ``gated_accuracy`` the share of labelled traded rows on the
 right side, and the trade statistics cost every traded row, labelled or not.
+
+Every figure comes with its baseline or its uncertainty (``mlops.stats``): ``baseline`` holds
+what a constant predictor scores (majority-class accuracy, AUC 0.5, the base rate's log loss
+and Brier score), ``gated_accuracy_ci`` the Wilson interval of the accuracy when trading, and
+``trades.intervals`` block-bootstrap intervals of win rate, profit factor, expectancy and
+per-trade Sharpe (blocks at least the label horizon long: overlapping labels share bars).
+``effective_n`` is the labelled rows' effective sample size under that overlap.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from mlops.gating import gate, trade_stats
+from mlops import stats
+from mlops.gating import gate, trade_pnl, trade_stats
 from mlops.labels import BUY, HOLD, SELL
 
 
@@ -68,8 +76,11 @@ def gated_metrics(y: np.ndarray, proba_up: np.ndarray, threshold: float) -> dict
               for true in (SELL, BUY)]
     recalls = [float(((y == side) & hits).sum() / max(1, (y == side).sum()))
                for side in (SELL, BUY)]
+    n_traded, n_hits = int(traded.sum()), int(hits[traded].sum())
     return {
         "gated_accuracy": float(hits[traded].mean()) if traded.any() else None,
+        "gated_accuracy_ci": stats.wilson_interval(n_hits, n_traded),
+        "gated_hits": n_hits, "gated_n": n_traded,
         "recall_gated": float(np.mean(recalls)),
         "confusion_matrix": {"rows_true": ["SELL", "BUY"], "cols_pred": ["SELL", "HOLD", "BUY"],
                              "counts": matrix},
@@ -77,22 +88,31 @@ def gated_metrics(y: np.ndarray, proba_up: np.ndarray, threshold: float) -> dict
 
 
 def evaluate(y: np.ndarray, proba_up: np.ndarray, pnl_long: np.ndarray, pnl_short: np.ndarray,
-             threshold: float, cost: float) -> dict[str, Any]:
-    """All metrics of one evaluation window.
+             threshold: float, cost: float, horizon: int = 1) -> dict[str, Any]:
+    """All metrics of one evaluation window, with baselines and intervals.
 
-    ``y`` has NaN for rows without a direction; ``pnl_*`` are known on every row given.
+    ``y`` has NaN for rows without a direction; ``pnl_*`` are known on every row given (rows
+    are consecutive bars, in time order); ``horizon`` is the label's length in bars.
     """
     y = np.asarray(y, dtype=np.float64)
     labelled = ~np.isnan(y)
     y_lab, p_lab = y[labelled].astype(np.int64), np.asarray(proba_up)[labelled]
-    stats = trade_stats(gate(proba_up, threshold), pnl_long, pnl_short, cost)
+    decisions = gate(proba_up, threshold)
+    summary = trade_stats(decisions, pnl_long, pnl_short, cost)
+    net = trade_pnl(decisions, pnl_long, pnl_short, cost)
     return {
         **classification_metrics(y_lab, p_lab),
         **gated_metrics(y_lab, p_lab, threshold),
+        "baseline": stats.constant_baselines(y_lab),
+        "effective_n": stats.effective_sample_size(np.flatnonzero(labelled), horizon),
+        "horizon": int(horizon),
         "threshold": threshold,
-        "coverage": stats.coverage,
+        "coverage": summary.coverage,
         "n_rows": len(y),
-        "trades": stats.to_dict(),
+        "trades": {**summary.to_dict(),
+                   "effective_n": stats.effective_sample_size(np.flatnonzero(decisions != HOLD),
+                                                              horizon),
+                   "intervals": stats.trade_intervals(net, horizon=horizon)},
         "class_balance": class_balance(y_lab),
     }
 

@@ -21,6 +21,10 @@ from mlops.labels import BUY, HOLD, SELL
 DEFAULT_THRESHOLD = 0.60
 THRESHOLD_GRID = tuple(round(0.50 + 0.01 * i, 2) for i in range(26))  # 0.50 .. 0.75
 DEFAULT_MIN_TRADES = 50
+# Confidence of the out-of-sample edge an automatic activation needs (settings
+# ML_ACTIVATION_CONFIDENCE overrides it): the one-sided lower bound of the net expectancy
+# at this level must be above zero.
+DEFAULT_ACTIVATION_CONFIDENCE = 0.95
 
 
 def validate_threshold(threshold: float) -> float:
@@ -58,6 +62,14 @@ class TradeStats:
 
     def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
+
+
+def trade_pnl(decisions: np.ndarray, pnl_long: np.ndarray, pnl_short: np.ndarray,
+              cost: float) -> np.ndarray:
+    """Net P/L of each traded row, in time order (price units after ``cost``)."""
+    decisions = np.asarray(decisions)
+    gross = np.where(decisions == BUY, pnl_long, pnl_short)
+    return gross[decisions != HOLD] - cost
 
 
 def trade_stats(decisions: np.ndarray, pnl_long: np.ndarray, pnl_short: np.ndarray,
@@ -141,3 +153,38 @@ def choose_threshold(proba_up: np.ndarray, pnl_long: np.ndarray, pnl_short: np.n
                          f"(at most {most}); lower min_trades or use more data")
     best = max(eligible, key=lambda r: (r.expectancy, -r.threshold))
     return ThresholdChoice(best.threshold, best, tuple(table), float(cost), int(min_trades))
+
+
+@dataclass(frozen=True)
+class EdgeVerdict:
+    """Whether a model showed a net edge after costs out of sample, at a confidence."""
+
+    ok: bool
+    reason: str
+    lower_bound: float | None
+    confidence: float
+
+
+def oos_edge_check(metrics: dict, confidence: float = DEFAULT_ACTIVATION_CONFIDENCE,
+                   ) -> EdgeVerdict:
+    """The rule for AUTOMATIC activation: the out-of-sample net expectancy per trade after
+    costs (pooled walk-forward test folds, else the test window; ``metrics["selection"]``)
+    has a one-sided block-bootstrap lower bound above zero at ``confidence``.
+
+    A model trained before these figures existed, or evaluated at a lower confidence than
+    asked, fails the rule (an admin may still activate it, with a reason)."""
+    oos = (metrics.get("selection") or {}).get("oos") or {}
+    bound, level = oos.get("lower_bound"), oos.get("confidence")
+    if bound is None or level is None:
+        return EdgeVerdict(False, "no out-of-sample interval of the net expectancy (too few "
+                                  "out-of-sample trades, or trained before intervals existed)",
+                           None, confidence)
+    if level + 1e-9 < confidence:
+        return EdgeVerdict(False, f"its out-of-sample bound was computed at {level:.0%}, below "
+                                  f"the {confidence:.0%} required: retrain", bound, confidence)
+    if bound <= 0:
+        return EdgeVerdict(False, f"out-of-sample net expectancy not positive at {level:.0%} "
+                                  f"confidence (one-sided lower bound {bound:.4f} per trade, "
+                                  f"{oos.get('source', 'out of sample')})", bound, confidence)
+    return EdgeVerdict(True, f"out-of-sample net expectancy above {bound:.4f} per trade at "
+                             f"{level:.0%} confidence", bound, confidence)

@@ -11,6 +11,13 @@ the same procedure, so walk-forward results measure exactly what gets deployed:
 
 The deployed estimator is the one fitted on the fit part: its calibration and threshold were
 chosen for exactly that estimator.
+
+Selection does not grade its own homework: the threshold is tuned on the inner validation
+part of each training window, and what a model is judged (and chosen, and automatically
+activated) on is its pooled walk-forward out-of-sample result, whose folds each tuned their
+own threshold on their own inner window. ``metrics["selection"]`` reports both figures and
+the optimism of the tuning (validation minus out-of-sample net expectancy), and
+``metrics["threshold_search"]`` the Deflated Sharpe and PBO of the threshold grid.
 """
 
 from __future__ import annotations
@@ -18,14 +25,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from mlops import algorithms, evaluation, gating, splits
+from mlops import algorithms, evaluation, gating, splits, stats
 from mlops.labels import BUY, LabelSpec, make_labels
 from nusatrade.errors import DataError
 
@@ -85,9 +92,12 @@ class TrainConfig:
     importance_rows: int = 5000
     seed: int = 42
     n_jobs: int | None = None
+    confidence: float = stats.DEFAULT_CONFIDENCE
 
     def __post_init__(self) -> None:
         gating.validate_threshold(self.threshold)
+        if not 0.5 <= self.confidence < 1.0:
+            raise ValueError("confidence must be from 0.5 to below 1")
         algorithms.resolve_params(self.algorithm, self.params)
         splits.resolve_embargo(self.label.horizon, self.embargo)
         if self.cost < 0:
@@ -250,13 +260,20 @@ def _tune(model: FittedModel, ds: Dataset, config: TrainConfig) -> None:
 
 
 def evaluate_rows(model: FittedModel, ds: Dataset, rows: np.ndarray, cost: float,
-                  ) -> dict[str, Any]:
+                  horizon: int = 1) -> dict[str, Any]:
     """Every metric of ``model`` (at its threshold) on the bars of ``rows`` with an outcome."""
     rows = rows[ds.tradable[rows]]
     if len(rows) == 0:
         raise DataError("evaluation window has no bar with a known outcome")
     return evaluation.evaluate(ds.label[rows], model.proba(ds, rows), ds.pnl_long[rows],
-                               ds.pnl_short[rows], model.threshold, cost)
+                               ds.pnl_short[rows], model.threshold, cost, horizon)
+
+
+def oos_net(model: FittedModel, ds: Dataset, rows: np.ndarray, cost: float) -> np.ndarray:
+    """Net P/L per trade of ``model`` on ``rows`` (time order): what pooled intervals use."""
+    rows = rows[ds.tradable[rows]]
+    return gating.trade_pnl(gating.gate(model.proba(ds, rows), model.threshold),
+                            ds.pnl_long[rows], ds.pnl_short[rows], cost)
 
 
 def _range(ds: Dataset, rows: np.ndarray) -> dict[str, Any]:
@@ -273,44 +290,89 @@ def _fold_summary(ds: Dataset, fold: splits.Fold, model: FittedModel,
         "test_start": ds.times[fold.test[0]].isoformat(),
         "test_end": ds.times[fold.test[-1]].isoformat(), "threshold": model.threshold,
         **{k: metrics[k] for k in ("accuracy", "roc_auc", "log_loss", "brier", "coverage",
-                                   "gated_accuracy")},
+                                   "gated_accuracy", "gated_accuracy_ci", "gated_hits",
+                                   "gated_n", "baseline", "effective_n")},
         "n_labelled": metrics["n"], "n_trades": trades["n_trades"],
         "expectancy": trades["expectancy"], "total": trades["total"],
+        "expectancy_ci": trades["intervals"]["expectancy"], "cost": metrics["cost"],
+        "validation_expectancy": (model.tuning.row.expectancy if model.tuning is not None
+                                  else None),
     }
 
 
-def summarize_folds(folds: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean/std per metric and pooled figures over all folds' test bars."""
+WEIGHTED_KEYS = ("accuracy", "roc_auc", "log_loss", "brier", "coverage", "gated_accuracy",
+                 "expectancy")
+
+
+def summarize_folds(folds: list[dict[str, Any]], pooled_net: np.ndarray | None = None,
+                    horizon: int = 1,
+                    confidence: float = stats.DEFAULT_CONFIDENCE) -> dict[str, Any]:
+    """Per metric: the mean weighted by fold size (labelled rows; trades for the
+    expectancy), the plain mean and the std; pooled figures over all folds' test bars, with
+    intervals: accuracy when trading (Wilson) and the net expectancy (block bootstrap over the
+    pooled out-of-sample trades, ``pooled_net``)."""
     def stat(key: str) -> dict[str, float | None]:
         values = [f[key] for f in folds if f[key] is not None]
+        weight_key = "n_trades" if key == "expectancy" else "n_labelled"
+        weighted = stats.weighted_mean([f[key] for f in folds],
+                                       [f[weight_key] for f in folds])
         if not values:
-            return {"mean": None, "std": None}
-        return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+            return {"mean": None, "std": None, "weighted": None}
+        return {"mean": float(np.mean(values)), "std": float(np.std(values)),
+                "weighted": weighted}
 
     n_labelled = sum(f["n_labelled"] for f in folds)
     n_trades = sum(f["n_trades"] for f in folds)
-    return {
-        **{k: stat(k) for k in ("accuracy", "roc_auc", "coverage", "gated_accuracy",
-                                "expectancy")},
+    hits, traded = sum(f.get("gated_hits", 0) for f in folds), sum(f.get("gated_n", 0)
+                                                                   for f in folds)
+    summary = {
+        **{k: stat(k) for k in WEIGHTED_KEYS},
         "pooled_accuracy": sum(f["accuracy"] * f["n_labelled"] for f in folds) / n_labelled,
+        "pooled_gated_accuracy_ci": stats.wilson_interval(hits, traded),
+        "baseline_accuracy": stats.weighted_mean(
+            [(f.get("baseline") or {}).get("accuracy") for f in folds],
+            [f["n_labelled"] for f in folds]),
+        "effective_n": sum(f.get("effective_n") or 0 for f in folds),
         "n_trades": n_trades,
         "pooled_expectancy": (sum(f["total"] for f in folds) / n_trades) if n_trades else None,
     }
+    if pooled_net is not None:
+        summary["pooled_intervals"] = stats.trade_intervals(pooled_net, horizon=horizon,
+                                                            confidence=confidence)
+        summary["pooled_lower_bound"] = stats.lower_bound(pooled_net, horizon=horizon,
+                                                          confidence=confidence)
+    return summary
+
+
+def window_cost(cost_rows: np.ndarray | None, rows: np.ndarray, default: float) -> float:
+    """The round-trip cost of a window: the median per-bar cost (spread) over its TRAINING
+    rows only; ``default`` (the configured cost) without per-bar costs."""
+    if cost_rows is None:
+        return default
+    values = cost_rows[rows]
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if len(values) else default
 
 
 def run_walk_forward(ds: Dataset, config: TrainConfig,
-                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                     progress: Callable[[str], None] | None = None,
+                     cost_rows: np.ndarray | None = None) -> dict[str, Any]:
     folds = splits.walk_forward(ds.n, config.walk_forward, config.label.horizon,
                                 config.embargo_bars, expanding=config.expanding)
-    results = []
+    results, nets = [], []
     for fold in folds:
         if progress:
             progress(f"walk-forward fold {fold.index + 1}/{len(folds)}")
-        model = fit_procedure(ds, fold.train, config, with_importance=False)
-        metrics = evaluate_rows(model, ds, fold.test, config.cost)
+        fold_config = replace(config, cost=window_cost(cost_rows, fold.train, config.cost))
+        model = fit_procedure(ds, fold.train, fold_config, with_importance=False)
+        metrics = evaluate_rows(model, ds, fold.test, fold_config.cost, config.label.horizon)
+        metrics["cost"] = fold_config.cost
         results.append(_fold_summary(ds, fold, model, metrics))
+        nets.append(oos_net(model, ds, fold.test, fold_config.cost))
+    pooled = np.concatenate(nets) if nets else np.zeros(0)
     return {"n_folds": len(folds), "expanding": config.expanding, "folds": results,
-            "summary": summarize_folds(results)}
+            "summary": summarize_folds(results, pooled, config.label.horizon,
+                                       config.confidence)}
 
 
 @dataclass
@@ -324,8 +386,14 @@ class TrainResult:
 
 
 def train(bars: pd.DataFrame, config: TrainConfig, feature_set: FeatureSet,
-          progress: Progress | None = None) -> TrainResult:
-    """Train, evaluate on the untouched test window, and walk forward if asked."""
+          progress: Progress | None = None, cost_per_bar: pd.Series | None = None,
+          ) -> TrainResult:
+    """Train, evaluate on the untouched test window, and walk forward if asked.
+
+    ``cost_per_bar``: the round-trip cost of each bar (price units, e.g. its spread); when
+    given, each window's cost is the median over its own training rows (never the test's),
+    replacing ``config.cost``.
+    """
     total = 4 + config.walk_forward
     step = _stepper(progress, total)
     started = time.perf_counter()
@@ -333,12 +401,23 @@ def train(bars: pd.DataFrame, config: TrainConfig, feature_set: FeatureSet,
     ds = build_dataset(bars, feature_set, config.label)
     outer = splits.chronological_split(ds.n, config.test_fraction, config.label.horizon,
                                        config.embargo_bars)
+    cost_rows = (None if cost_per_bar is None
+                 else cost_per_bar.reindex(ds.times).to_numpy(np.float64))
+    config = replace(config, cost=window_cost(cost_rows, outer.train, config.cost))
     step(f"fit {config.algorithm} on {int(ds.usable[outer.train].sum())} rows")
     model = fit_procedure(ds, outer.train, config)
     step("evaluate on validation and test windows")
     metrics = _final_metrics(ds, outer, model, config)
+    metrics["cost"] = {"value": config.cost, "source": (
+        "configured" if cost_rows is None else
+        f"median spread of the training window ({metrics['ranges']['fit']['start'][:10]}.."
+        f"{metrics['ranges']['validation']['end'][:10]}); each walk-forward fold its own")}
     if config.walk_forward:
-        metrics["walk_forward"] = run_walk_forward(ds, config, step)
+        metrics["walk_forward"] = run_walk_forward(ds, config, step, cost_rows)
+    metrics["selection"] = selection_metrics(metrics, config,
+                                             oos_net(model, ds, outer.test, config.cost))
+    if config.tune:
+        metrics["threshold_search"] = threshold_search(model, ds, config)
     step("done")
     metrics["timing"] = {"fit_seconds": model.fit_seconds,
                          "total_seconds": time.perf_counter() - started}
@@ -369,10 +448,11 @@ def _final_metrics(ds: Dataset, outer: splits.Fold, model: FittedModel,
     table = gating.threshold_table(model.proba(ds, val_rows), ds.pnl_long[val_rows],
                                    ds.pnl_short[val_rows], config.cost)
     usable = ds.usable
+    horizon = config.label.horizon
     return {
         "threshold": model.threshold,
-        "test": evaluate_rows(model, ds, outer.test, config.cost),
-        "validation": {**evaluate_rows(model, ds, model.val_rows, config.cost),
+        "test": evaluate_rows(model, ds, outer.test, config.cost, horizon),
+        "validation": {**evaluate_rows(model, ds, model.val_rows, config.cost, horizon),
                        "threshold_table": [asdict(r) for r in table]},
         "tuning": _tuning(model),
         "importances": [i.to_dict() for i in model.importances[:20]],
@@ -388,6 +468,63 @@ def _final_metrics(ds: Dataset, outer: splits.Fold, model: FittedModel,
         "ranges": {"fit": _range(ds, model.fit_rows), "validation": _range(ds, model.val_rows),
                    "test": _range(ds, outer.test), "gap_bars": outer.gap},
     }
+
+
+def selection_metrics(metrics: dict[str, Any], config: TrainConfig,
+                      test_net: np.ndarray) -> dict[str, Any]:
+    """What the model is judged on, out of sample, and how optimistic its validation figure
+    was. Out of sample = the pooled walk-forward test folds (each fold tuned its threshold on
+    its own inner window), or the final test window without walk-forward.
+
+    ``optimism`` = validation net expectancy (at the threshold tuned on it) minus the
+    out-of-sample one: the part of the validation figure that came from choosing on it.
+    """
+    validation = metrics["validation"]["trades"]["expectancy"]
+    summary = (metrics.get("walk_forward") or {}).get("summary")
+    if summary and summary.get("n_trades"):
+        oos = {"source": f"pooled walk-forward test folds ({summary['n_trades']} trades)",
+               "expectancy": summary["pooled_expectancy"],
+               "interval": summary["pooled_intervals"]["expectancy"],
+               "lower_bound": summary["pooled_lower_bound"]}
+    else:
+        trades = metrics["test"]["trades"]
+        oos = {"source": f"test window ({trades['n_trades']} trades)",
+               "expectancy": trades["expectancy"],
+               "interval": trades["intervals"]["expectancy"],
+               "lower_bound": stats.lower_bound(test_net, horizon=config.label.horizon,
+                                                confidence=config.confidence)}
+    oos["confidence"] = config.confidence
+    folds = (metrics.get("walk_forward") or {}).get("folds", [])
+    gaps = [f["validation_expectancy"] - f["expectancy"] for f in folds
+            if f.get("validation_expectancy") is not None and f["expectancy"] is not None]
+    return {
+        "validation_expectancy": validation, "oos": oos,
+        "optimism": (validation - oos["expectancy"]
+                     if validation is not None and oos["expectancy"] is not None else None),
+        "fold_optimism": float(np.mean(gaps)) if gaps else None,
+    }
+
+
+def threshold_search(model: FittedModel, ds: Dataset, config: TrainConfig) -> dict[str, Any]:
+    """Multiple-testing honesty of the threshold grid, on the validation window it was tuned
+    on: the Deflated Sharpe of the chosen threshold's per-bar P/L given every threshold tried,
+    and PBO (CSCV) over the grid. Vectorised: one column per threshold."""
+    rows = model.val_rows[ds.tradable[model.val_rows]]
+    p = model.proba(ds, rows)
+    pnl_long, pnl_short = ds.pnl_long[rows], ds.pnl_short[rows]
+    columns = []
+    for threshold in gating.THRESHOLD_GRID:
+        decisions = gating.gate(p, threshold)
+        gross = np.where(decisions == BUY, pnl_long, pnl_short)
+        columns.append(np.where(decisions != 0, gross - config.cost, 0.0))
+    matrix = np.column_stack(columns)
+    chosen = gating.THRESHOLD_GRID.index(round(model.threshold, 2)) \
+        if round(model.threshold, 2) in gating.THRESHOLD_GRID else 0
+    dsr = stats.deflated_sharpe(matrix[:, chosen], trials=matrix.shape[1],
+                                trial_sharpes=stats.sharpe(matrix.T),
+                                confidence=config.confidence)
+    return {"trials": matrix.shape[1], "deflated_sharpe": dsr.to_dict(),
+            "pbo": stats.pbo_cscv(matrix)}
 
 
 def retune(estimator: Any, feature_names: list[str], bars: pd.DataFrame, config: TrainConfig,
@@ -410,8 +547,9 @@ def retune(estimator: Any, feature_names: list[str], bars: pd.DataFrame, config:
     choice = gating.choose_threshold(model.proba(ds, rows), ds.pnl_long[rows],
                                      ds.pnl_short[rows], cost, min_trades)
     model.threshold = choice.threshold
-    return (choice, evaluate_rows(model, ds, inner.test, cost),
-            evaluate_rows(model, ds, outer.test, cost))
+    horizon = config.label.horizon
+    return (choice, evaluate_rows(model, ds, inner.test, cost, horizon),
+            evaluate_rows(model, ds, outer.test, cost, horizon))
 
 
 def predict_frame(estimator: Any, feature_names: list[str], features: pd.DataFrame,

@@ -355,8 +355,17 @@ def pbo_cscv(returns: np.ndarray, n_blocks: int = CSCV_BLOCKS) -> dict[str, Any]
     sample (the other half). PBO is the share of splits where that best configuration ranks
     at or below the out-of-sample median (logit <= 0). Vectorised: per-block sums make each
     split's Sharpe ratios a few array sums.
+
+    Configurations whose returns never change over the whole period (a threshold that never
+    trades) are left out: their undefined Sharpe would always rank last and make any other
+    configuration look robust. Elsewhere an undefined Sharpe (flat in one half) counts as 0.
     """
     m = np.asarray(returns, dtype=np.float64)
+    flat = 0
+    if m.ndim == 2:
+        varying = np.nanstd(m, axis=0) > 0
+        flat = int((~varying).sum())
+        m = m[:, varying]
     if m.ndim != 2 or m.shape[1] < 2:
         return {"pbo": None, "splits": 0, "configurations": int(m.shape[1]) if m.ndim == 2
                 else 0, "blocks": n_blocks, "reason": "needs at least two configurations"}
@@ -374,16 +383,16 @@ def pbo_cscv(returns: np.ndarray, n_blocks: int = CSCV_BLOCKS) -> dict[str, Any]
     combos = np.array(list(combinations(range(n_blocks), n_blocks // 2)))
     member = np.zeros((len(combos), n_blocks))
     member[np.arange(len(combos))[:, None], combos] = 1.0
-    is_sr = _split_sharpe(member, s1, s2, count)
-    oos_sr = _split_sharpe(1.0 - member, s1, s2, count)
-    best = np.argmax(np.nan_to_num(is_sr, nan=-np.inf), axis=1)
+    is_sr = np.nan_to_num(_split_sharpe(member, s1, s2, count))
+    oos_sr = np.nan_to_num(_split_sharpe(1.0 - member, s1, s2, count))
+    best = np.argmax(is_sr, axis=1)
     oos_best = oos_sr[np.arange(len(combos)), best]
     # Relative rank in (0, 1) of the in-sample winner among the out-of-sample Sharpe ratios.
-    rank = (np.nan_to_num(oos_sr, nan=-np.inf) < oos_best[:, None]).sum(axis=1) + 1
+    rank = (oos_sr < oos_best[:, None]).sum(axis=1) + 1
     omega = rank / (n_cfg + 1.0)
     logits = np.log(omega / (1.0 - omega))
     return {"pbo": float((logits <= 0).mean()), "splits": len(combos),
-            "configurations": int(n_cfg), "blocks": int(n_blocks),
+            "configurations": int(n_cfg), "blocks": int(n_blocks), "flat_left_out": flat,
             "median_logit": float(np.median(logits))}
 
 

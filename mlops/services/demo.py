@@ -1,5 +1,8 @@
 """``ml_demo``: train the three algorithms with walk-forward validation and tuned thresholds,
-pick the best on validation data, and check it for look-ahead. Called by ``make demo``.
+pick the best on pooled walk-forward out-of-sample results (nested: each fold tuned its
+threshold on its own inner window), check it for look-ahead, and activate it only when its
+out-of-sample net expectancy is positive at the configured confidence. Called by
+``make demo``.
 
 Sized to finish in a couple of minutes on 2 cores over ~21 years of H1 bars (~130k): lighter
 forests and boosting than the production defaults, 3 expanding walk-forward folds, permutation
@@ -16,7 +19,7 @@ from mlops import lookahead, pipeline
 from mlops.algorithms import ALGORITHMS, DEMO_PARAMS
 from mlops.models import MLModel
 from mlops.pipeline import FeatureSet, TrainConfig
-from mlops.services.registry import model_activate
+from mlops.services.registry import ActivationRefused, model_activate
 from mlops.services.training import model_check_lookahead, model_train
 
 DEMO_WALK_FORWARD = 3
@@ -31,6 +34,7 @@ class DemoResult:
     best: MLModel | None = None
     report: lookahead.LookaheadReport | None = None
     activated: bool = False
+    refused: str = ""
 
 
 def validation_expectancy(model: MLModel) -> float:
@@ -40,11 +44,30 @@ def validation_expectancy(model: MLModel) -> float:
     return float("-inf") if value is None else float(value)
 
 
+def oos_expectancy(model: MLModel) -> float:
+    """Pooled walk-forward out-of-sample net expectancy per trade (``metrics["selection"]``;
+    the test window's when trained without walk-forward)."""
+    value = ((model.metrics.get("selection") or {}).get("oos") or {}).get("expectancy")
+    return float("-inf") if value is None else float(value)
+
+
 def pick_best(models: Sequence[MLModel]) -> MLModel:
-    """Best validation net expectancy; ties by validation log loss. The test window is not
-    consulted: choosing on it would make its figures optimistic."""
-    return max(models, key=lambda m: (validation_expectancy(m),
+    """Best pooled walk-forward out-of-sample net expectancy; ties by validation log loss.
+
+    Not the validation figure: each model's threshold was maximised on it, so it grades its
+    own homework. The final test window is not consulted either, so it stays an unbiased
+    check of the chosen model."""
+    return max(models, key=lambda m: (oos_expectancy(m),
                                       -m.metrics.get("validation", {}).get("log_loss", 1e9)))
+
+
+def selection_optimism(best: MLModel) -> dict[str, float | None]:
+    """The choice's own optimism: the chosen model's walk-forward figure (the best of the
+    candidates) minus its untouched test window's."""
+    test = best.metrics.get("test", {}).get("trades", {}).get("expectancy")
+    oos = oos_expectancy(best)
+    return {"chosen_oos": None if oos == float("-inf") else oos, "test": test,
+            "optimism": None if test is None or oos == float("-inf") else oos - test}
 
 
 def ml_demo(*, symbol: str = "XAUUSD", timeframe: str = "H1",
@@ -74,15 +97,20 @@ def ml_demo(*, symbol: str = "XAUUSD", timeframe: str = "H1",
             f"fit {model.metrics['timing']['fit_seconds']:.1f}s, "
             f"total {model.metrics['timing']['total_seconds']:.1f}s")
     result.best = pick_best(result.models)
-    say(f"best on validation: model #{result.best.pk} ({result.best.algorithm}); "
+    say(f"best on pooled walk-forward out-of-sample net expectancy: model #{result.best.pk} "
+        f"({result.best.algorithm}); "
         f"look-ahead check on {points} random bars + its trades in the last {window} bars")
     progress = progress_factory("check_lookahead") if progress_factory else None
     result.report = model_check_lookahead(
         result.best, points=points, window=window, seed=seed, user=user, feature_set=feature_set,
         progress=(lambda done, total: progress("cut-off runs", done, total)) if progress else None)
     if activate_best and result.report.clean:
-        model_activate(result.best, user, "ml_demo: best validation net expectancy, "
-                                          "look-ahead check clean (synthetic demo data)")
+        try:
+            model_activate(result.best, user, "ml_demo: best walk-forward out-of-sample net "
+                                              "expectancy, look-ahead check clean",
+                           automatic=True)
+            result.activated = True
+        except ActivationRefused as exc:
+            result.refused = str(exc)
         result.best.refresh_from_db()
-        result.activated = True
     return result

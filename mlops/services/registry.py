@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mlops import artifacts
+from mlops import artifacts, gating
 from mlops.algorithms import resolve_params
 from mlops.models import AuditAction, MLModel, ModelAuditLog, ModelStatus
 from mlops.pipeline import FeatureSet, TrainResult
@@ -111,11 +111,36 @@ def _create_versioned(name: str, **fields: Any) -> MLModel:
     raise DataError(f"could not allocate a version for model {name!r}")
 
 
-def model_activate(model: MLModel, user: Any, reason: str) -> MLModel:
+class ActivationRefused(DataError):
+    """An automatic activation that a rule refused (an admin may still activate by hand)."""
+
+
+def activation_confidence() -> float:
+    """Confidence of the out-of-sample edge automatic activation needs (setting
+    ``ML_ACTIVATION_CONFIDENCE``, default 0.95)."""
+    return float(getattr(settings, "ML_ACTIVATION_CONFIDENCE",
+                         gating.DEFAULT_ACTIVATION_CONFIDENCE))
+
+
+def _require_oos_edge(model: MLModel) -> None:
+    """Rule of automatic activation: a positive out-of-sample net expectancy after costs at
+    the configured confidence (:func:`mlops.gating.oos_edge_check`)."""
+    verdict = gating.oos_edge_check(model.metrics or {}, activation_confidence())
+    if not verdict.ok:
+        raise ActivationRefused(f"model #{model.pk} not activated automatically: "
+                                f"{verdict.reason}. An admin may activate it with a reason.")
+
+
+def model_activate(model: MLModel, user: Any, reason: str, *,
+                   automatic: bool = False) -> MLModel:
     """Make ``model`` the active one of its series, retiring the previous one (same
     transaction). The artifact is verified first: a model whose file fails is never activated.
+    ``automatic`` (ml_demo, ``train_model --activate``): refused (``ActivationRefused``) unless
+    the model showed an out-of-sample edge; an admin's activation records the reason given.
     """
     reason = _validate_reason(reason)
+    if automatic:
+        _require_oos_edge(model)
     model_estimator(model)  # raises ArtifactIntegrityError loudly
     with transaction.atomic():
         # Lock the instrument row: activations of one series queue up instead of racing.
@@ -132,7 +157,9 @@ def model_activate(model: MLModel, user: Any, reason: str) -> MLModel:
             audit(old, AuditAction.RETIRED, user, f"replaced by model #{model.pk}: {reason}")
         _set_status(model, ModelStatus.ACTIVE, now)
         audit(model, AuditAction.ACTIVATED, user, reason,
-              previous=[old.pk for old in previous])
+              previous=[old.pk for old in previous], automatic=automatic,
+              oos_edge=gating.oos_edge_check(model.metrics or {},
+                                             activation_confidence()).reason)
     return model
 
 

@@ -14,6 +14,8 @@ from mlops.gating import ThresholdChoice
 from mlops.models import AuditAction, MLModel
 from mlops.pipeline import FeatureSet, TrainConfig
 from mlops.services.registry import (
+    ActivationRefused,
+    activation_confidence,
     audit,
     model_activate,
     model_estimator,
@@ -42,12 +44,19 @@ def instrument_for(symbol: str) -> Instrument:
 
 
 def default_cost(instrument: Instrument, bars: pd.DataFrame) -> float:
-    """Round-trip cost in price units: the median stored spread (points x point size)."""
+    """Round-trip cost in price units: the median stored spread (points x point size) of
+    ``bars`` (training passes per-bar costs instead: :func:`spread_cost_per_bar`)."""
+    return float(np.nanmedian(spread_cost_per_bar(instrument, bars).to_numpy(np.float64)))
+
+
+def spread_cost_per_bar(instrument: Instrument, bars: pd.DataFrame) -> pd.Series:
+    """Each bar's spread in price units: training takes the median over each window's
+    TRAINING bars only (the test window's spreads are not known when choosing)."""
     spread = bars["spread"] if "spread" in bars else pd.Series(dtype=float)
     if not spread.notna().any():
         raise ConfigurationError(f"{instrument.symbol} bars carry no spread: give the cost "
                                  "explicitly (--cost, price units per round trip)")
-    return float(np.nanmedian(spread.to_numpy(np.float64))) * float(instrument.point)
+    return spread.astype(np.float64) * float(instrument.point)
 
 
 def model_train(*, symbol: str, timeframe: str, config: TrainConfig, cost: float | None = None,
@@ -60,15 +69,27 @@ def model_train(*, symbol: str, timeframe: str, config: TrainConfig, cost: float
     if len(bars) < MIN_BARS:
         raise DataError(f"{instrument.symbol} {timeframe}: {len(bars)} bars stored, "
                         f"training needs at least {MIN_BARS}")
-    config = replace(config, cost=default_cost(instrument, bars) if cost is None else cost)
+    cost_per_bar = spread_cost_per_bar(instrument, bars) if cost is None else None
+    config = replace(config, cost=0.0 if cost is None else cost,
+                     confidence=max(config.confidence, activation_confidence()))
     feature_set = feature_set or pipeline.default_feature_set()
-    result = pipeline.train(bars, config, feature_set, progress)
+    result = pipeline.train(bars, config, feature_set, progress, cost_per_bar=cost_per_bar)
     model = model_register(instrument=instrument, timeframe=timeframe.upper(), result=result,
                            feature_set=feature_set, user=user, name=name,
                            synthetic=bool(bars.attrs.get("synthetic", False)))
     if activate:
-        model = model_activate(model, user, reason or "activated at training (--activate)")
+        model = model_activate_automatically(
+            model, user, reason or "activated at training (--activate)")
     return model
+
+
+def model_activate_automatically(model: MLModel, user: Any, reason: str) -> MLModel:
+    """Activate unless a rule refuses an automatic activation; a refusal is recorded on the
+    model (``metrics["activation"]``) and the model stays a candidate."""
+    try:
+        return model_activate(model, user, reason, automatic=True)
+    except ActivationRefused as exc:
+        return model_metrics_update(model, activation={"automatic": True, "refused": str(exc)})
 
 
 def _model_inputs(model: MLModel, feature_set: FeatureSet | None,

@@ -38,10 +38,15 @@ def test_train_model_prints_the_metrics_table_and_the_model_id(
     assert len(model.metrics["walk_forward"]["folds"]) == 2
 
 
-def test_train_model_with_activate_makes_it_active(stored_bars: pd.DataFrame,
-                                                   artifacts_dir: Path) -> None:
-    run(*TRAIN, "--activate", "--reason", "first model")
-    assert MLModel.objects.get().status == ModelStatus.ACTIVE
+def test_train_model_activate_refuses_a_model_without_an_out_of_sample_edge(
+        stored_bars: pd.DataFrame, artifacts_dir: Path) -> None:
+    out = run(*TRAIN, "--activate", "--reason", "first model")
+    model = MLModel.objects.get()
+    assert model.status == ModelStatus.CANDIDATE  # synthetic data: no edge after costs
+    assert "not activated automatically" in out and "An admin may activate it" in out
+    assert "not activated automatically" in model.metrics["activation"]["refused"]
+    for text in ("majority", "95% CI", "Out of sample (", "Optimism of the tuned threshold"):
+        assert text in out, text
 
 
 def test_train_model_rejects_bad_params_json(stored_bars: pd.DataFrame) -> None:

@@ -31,6 +31,23 @@ def assert_no_edge(bars: pd.DataFrame, metrics: dict) -> None:
         assert abs(wf["pooled_expectancy"]) < edge_bound(bars, wf["n_trades"]), wf
     test = metrics["test"]
     assert abs(test["accuracy"] - 0.5) < 0.05 and abs(test["roc_auc"] - 0.5) < 0.05
+    assert_edges_inside_their_intervals(metrics)
+
+
+def assert_edges_inside_their_intervals(metrics: dict) -> None:
+    """Known answer on noise: every reported edge is inside its interval around zero, so the
+    model would never be activated automatically."""
+    from mlops.gating import oos_edge_check
+
+    oos = metrics["selection"]["oos"]
+    if oos["interval"]["low"] is not None:
+        assert oos["interval"]["low"] < 0 < oos["interval"]["high"], oos
+    assert not oos_edge_check(metrics).ok
+    ci = metrics["test"]["gated_accuracy_ci"]
+    if ci["n"]:
+        assert ci["low"] < 0.5 < ci["high"], ci
+    base = metrics["test"]["baseline"]
+    assert abs(metrics["test"]["accuracy"] - base["accuracy"]) < 0.05
 
 
 def test_random_walk_has_no_edge_with_simple_features() -> None:
@@ -52,6 +69,10 @@ def test_random_walk_has_no_edge_with_tuned_thresholds_and_triple_barrier() -> N
     metrics = train(bars, config, TINY).metrics
     wf = metrics["walk_forward"]["summary"]
     assert abs(wf["pooled_accuracy"] - 0.5) < 0.03, wf
+    assert_edges_inside_their_intervals(metrics)
+    # Overlapping 6-bar labels: far fewer independent observations than rows.
+    assert metrics["test"]["effective_n"] < 0.5 * metrics["test"]["n"]
+    assert not metrics["threshold_search"]["deflated_sharpe"]["significant"]
     # Triple-barrier P/L per trade is bounded by the barriers; scale by the ATR multiples.
     assert abs(wf["pooled_expectancy"]) < 3 * edge_bound(bars, wf["n_trades"]), wf
 
@@ -63,3 +84,16 @@ def test_planted_causal_signal_is_found() -> None:
     assert wf["pooled_accuracy"] > 0.56, wf  # ~0.62 is the best possible here
     assert wf["roc_auc"]["mean"] > 0.56, wf
     assert wf["pooled_expectancy"] > edge_bound(bars, wf["n_trades"]), wf
+
+
+def test_planted_signal_interval_excludes_zero_and_would_be_activated() -> None:
+    from mlops.gating import oos_edge_check
+
+    bars = make_bars(5000, seed=14, signal=0.3)
+    metrics = train(bars, CONFIG, TINY).metrics
+    oos = metrics["selection"]["oos"]
+    assert oos["interval"]["low"] > 0 and oos["lower_bound"] > 0, oos
+    assert oos_edge_check(metrics).ok
+    ci = metrics["walk_forward"]["summary"]["pooled_gated_accuracy_ci"]
+    assert ci["low"] > 0.5, ci
+    assert metrics["test"]["accuracy"] > metrics["test"]["baseline"]["accuracy"]

@@ -197,3 +197,49 @@ def test_concurrent_activations_of_one_series_leave_exactly_one_active(
     assert errors == []
     statuses = sorted(MLModel.objects.values_list("status", flat=True))
     assert statuses == [ModelStatus.ACTIVE, ModelStatus.RETIRED]
+
+
+def test_automatic_activation_needs_a_positive_out_of_sample_bound(trained_model: MLModel,
+                                                                   admin_user: Any) -> None:
+    from mlops.services.registry import ActivationRefused, model_metrics_update
+
+    with pytest.raises(ActivationRefused, match="not activated automatically"):
+        services.model_activate(trained_model, None, "auto", automatic=True)
+    trained_model.refresh_from_db()
+    assert trained_model.status == ModelStatus.CANDIDATE
+    model_metrics_update(trained_model, selection={"oos": {
+        "lower_bound": 0.02, "confidence": 0.95, "expectancy": 0.05, "source": "test"}})
+    services.model_activate(trained_model, None, "auto", automatic=True)
+    trained_model.refresh_from_db()
+    assert trained_model.status == ModelStatus.ACTIVE
+    entry = selectors.audit_log_list(trained_model)[0]
+    assert entry.details["automatic"] is True and "above 0.0200" in entry.details["oos_edge"]
+
+
+def test_an_admin_may_activate_without_an_edge_and_the_reason_is_recorded(
+        trained_model: MLModel, admin_user: Any) -> None:
+    services.model_activate(trained_model, admin_user, "reviewed the costs by hand")
+    trained_model.refresh_from_db()
+    assert trained_model.status == ModelStatus.ACTIVE
+    entry = selectors.audit_log_list(trained_model)[0]
+    assert entry.reason == "reviewed the costs by hand" and entry.details["automatic"] is False
+    assert "not positive" in entry.details["oos_edge"] or "no out-of-sample" in (
+        entry.details["oos_edge"])
+
+
+def test_the_training_cost_ignores_the_test_windows_spreads(stored_bars: pd.DataFrame,
+                                                            artifacts_dir: Path) -> None:
+    from marketdata.models import Bar
+    from mlops import pipeline
+
+    # Spread 10 points on the first 60% of the training window, 100 everywhere else (the
+    # feature warm-up before it and the test window after it): the whole period's median is
+    # 100 points (1.00), the training window's 10 (0.10).
+    ds = pipeline.build_dataset(stored_bars, pipeline.default_feature_set(),
+                                small_config().label)
+    start, cut = ds.times[0], ds.times[int(0.6 * 0.8 * ds.n)]
+    Bar.objects.update(spread=100)
+    Bar.objects.filter(time__gte=start, time__lt=cut).update(spread=10)
+    model = services.model_train(symbol="XAUUSD", timeframe="H1", config=small_config())
+    assert model.params["config"]["cost"] == pytest.approx(0.10)
+    assert "training window" in model.metrics["cost"]["source"]

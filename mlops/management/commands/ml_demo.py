@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlops import services
 from mlops.management.progress import CommandProgress
-from mlops.management.tables import comparison_table
-from mlops.services.demo import DEMO_WALK_FORWARD
+from mlops.management.tables import comparison_table, fmt
+from mlops.services.demo import DEMO_WALK_FORWARD, selection_optimism
 from nusatrade.errors import NusaTradeError
 
 
@@ -41,14 +41,25 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write("")
         self.stdout.write("Model comparison (val = validation window, WF = walk-forward test "
-                          "folds, test = final holdout; exp. = net P/L per trade after costs, "
-                          "price units)")
+                          "folds pooled, test = final holdout; exp. = net P/L per trade after "
+                          "costs, price units; optimism = val exp. - WF exp.; thr DSR / PBO = "
+                          "Deflated Sharpe and overfitting probability of the threshold search; "
+                          "majority = majority-class accuracy; 95% CI: block bootstrap / "
+                          "Wilson)")
         self.stdout.write(comparison_table(result.models))
+        chosen = selection_optimism(result.best)
+        self.stdout.write(
+            f"Chosen on WF out-of-sample net expectancy: model #{result.best.pk} "
+            f"({fmt(chosen['chosen_oos'], 4)}/trade); its untouched test window: "
+            f"{fmt(chosen['test'], 4)}/trade; optimism of choosing the best: "
+            f"{fmt(chosen['optimism'], 4)}")
         self.stdout.write("")
         self.stdout.write(result.report.render())
         if result.activated:
             self.stdout.write(self.style.SUCCESS(f"Activated model #{result.best.pk} for "
                                                  f"{opts['symbol']} {opts['timeframe']}."))
+        elif result.refused:
+            self.stdout.write(self.style.WARNING(result.refused))
         self.stdout.write(f"ml_demo finished in {time.perf_counter() - started:.0f}s.")
         if not result.report.clean:
             raise CommandError("look-ahead found in the best model", returncode=1)

@@ -63,6 +63,9 @@ class Command(BaseCommand):
         self.stdout.write(metrics_table(model))
         if model.synthetic:
             self.stdout.write("Trained on SYNTHETIC demo data.")
+        refused = (model.metrics.get("activation") or {}).get("refused")
+        if refused:
+            self.stdout.write(self.style.WARNING(refused))
         self.stdout.write(self.style.SUCCESS(
             f"Model id: {model.pk} ({model.name} v{model.version}, {model.status})"))
 

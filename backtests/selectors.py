@@ -98,8 +98,9 @@ def format_metric(value: Any, pattern: str, *, signed: bool = False) -> str:
 def backtest_demo_model(symbol: str, timeframe: str) -> MLModel | None:
     """The model ``backtest_demo`` backtests (docs/backtesting-runs.md, "Demo"):
 
-    1. the active model of the series (``ml_demo`` activates the best on validation net
-       expectancy after a clean look-ahead check), else
+    1. the active model of the series (``ml_demo`` activates the best on pooled walk-forward
+       out-of-sample net expectancy after a clean look-ahead check, when its out-of-sample
+       edge is positive at the configured confidence), else
     2. the model with the best walk-forward pooled net expectancy (its out-of-sample folds),
        newest first on ties; models without walk-forward results come last.
     """

@@ -70,7 +70,8 @@ BASELINE_NOTE = ("(majority = always the majority class; const. = a constant pre
 def metrics_table(model: MLModel) -> str:
     m = model.metrics
     rows = [_window_rows("validation", m["validation"]), _window_rows("test", m["test"])]
-    lines = [table(WINDOW_HEADERS, rows), BASELINE_NOTE, ""]
+    lines = [table(WINDOW_HEADERS, rows), BASELINE_NOTE, "",
+             trade_intervals_table(m), ""]
     cm = m["test"]["confusion_matrix"]["counts"]
     lines += ["Test confusion matrix (rows: actual, columns: decision)",
               table(["actual", "SELL", "HOLD", "BUY"], [["down", *cm[0]], ["up", *cm[1]]]), ""]
@@ -79,6 +80,32 @@ def metrics_table(model: MLModel) -> str:
         lines += [walk_forward_table(wf), ""]
     lines += [selection_lines(m), "", summary_lines(model)]
     return "\n".join(lines)
+
+
+INTERVAL_LABELS = (("win_rate", "win rate", True), ("profit_factor", "profit factor", False),
+                   ("expectancy", "net exp./trade", False), ("sharpe", "Sharpe/trade", False))
+
+
+def trade_intervals_table(m: dict[str, Any]) -> str:
+    """Win rate, profit factor, expectancy and per-trade Sharpe of the trades at the threshold,
+    with their 95% block-bootstrap intervals, per window (and pooled walk-forward)."""
+    windows = [("validation", (m["validation"].get("trades") or {}).get("intervals")),
+               ("test", (m["test"].get("trades") or {}).get("intervals"))]
+    wf = (m.get("walk_forward") or {}).get("summary") or {}
+    if wf.get("pooled_intervals"):
+        windows.append(("walk-forward (pooled)", wf["pooled_intervals"]))
+    rows = []
+    for name, intervals in windows:
+        if not intervals:
+            continue
+        row = [name]
+        for key, _, as_pct in INTERVAL_LABELS:
+            ci = intervals.get(key) or {}
+            value = pct(ci.get("estimate")) if as_pct else fmt(ci.get("estimate"), 4)
+            row.append(f"{value} {ci_text(ci, as_pct=as_pct)}")
+        rows.append(row)
+    return ("Trades at the threshold, 95% block-bootstrap intervals (blocks >= the label "
+            "horizon)\n" + table(["window"] + [label for _, label, _ in INTERVAL_LABELS], rows))
 
 
 def selection_lines(m: dict[str, Any]) -> str:

@@ -45,7 +45,8 @@ def test_train_model_activate_refuses_a_model_without_an_out_of_sample_edge(
     assert model.status == ModelStatus.CANDIDATE  # synthetic data: no edge after costs
     assert "not activated automatically" in out and "An admin may activate it" in out
     assert "not activated automatically" in model.metrics["activation"]["refused"]
-    for text in ("majority", "95% CI", "Out of sample (", "Optimism of the tuned threshold"):
+    for text in ("majority", "95% CI", "Out of sample (", "Optimism of the tuned threshold",
+                 "Trades at the threshold, 95% block-bootstrap", "profit factor"):
         assert text in out, text
 
 

@@ -46,7 +46,7 @@ from trading.brokers.base import (
     Tick,
 )
 from trading.brokers.retcodes import Policy
-from trading.pnl import InstrumentSpec, to_decimal
+from trading.pnl import InstrumentSpec
 
 logger = logging.getLogger("nusatrade.brokers.mt5")
 
@@ -382,7 +382,8 @@ class MT5Trading:
             deal_ticket=int(result.deal),
             position_ticket=(deal.position_ticket if deal is not None
                              else request.position_ticket or int(result.order)),
-            volume=to_decimal(result.volume), price=spec.round_price(to_decimal(result.price)),
+            volume=records.decimal_of(result.volume),
+            price=spec.round_price(records.decimal_of(result.price)),
             time=deal.time if deal is not None else self._clock(), attempts=sends,
             retries=tuple(request.retries))
 

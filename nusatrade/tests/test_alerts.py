@@ -7,6 +7,7 @@ import logging
 import threading
 
 import pytest
+from celery import shared_task
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import OperationalError, transaction
@@ -403,3 +404,39 @@ def test_a_real_worker_delivers_a_queued_alert(worker_with_webhook):
     assert answer["channels"] == [{"channel": "webhook", "status": "sent", "attempts": 2,
                                    "detail": "HTTP 200"}]
     assert "stale_data: XAUUSD H1: latest bar 2 h old" in receiver.texts()[-1]
+
+
+# --- failed tasks --------------------------------------------------------------------------------
+
+@shared_task(name="tests.alerts.always_fails")
+def always_fails(message: str) -> None:
+    raise ValueError(message)
+
+
+@pytest.mark.django_db
+def test_a_task_that_fails_for_good_queues_a_task_failed_alert(
+        alerts_on, settings, queued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        # The exception names the webhook URL: a secret that must not travel in the alert.
+        message = f"disk full, posting to {settings.ALERT_WEBHOOK_URL}"
+        result = always_fails.apply(args=[message], throw=False)
+    assert result.failed()
+    (call,) = queued
+    alert = Alert.from_dict(call["args"][0])
+    assert (alert.kind, alert.title, alert.key) == (
+        "task_failed", "task tests.alerts.always_fails failed", "tests.alerts.always_fails")
+    assert alert.body == "ValueError: disk full, posting to [redacted]"
+    assert dict(alert.fields)["task"] == "tests.alerts.always_fails"
+
+
+def test_the_alert_task_failing_does_not_alert_about_itself(monkeypatch):
+    import nusatrade.alerts
+    from nusatrade.tasks import alert_on_task_failure, send_alert
+
+    sent = []
+    monkeypatch.setattr(nusatrade.alerts, "alert_send", lambda *a, **kw: sent.append(a))
+    alert_on_task_failure(sender=send_alert, task_id="t1", exception=RuntimeError("smtp down"))
+    assert sent == []
+    alert_on_task_failure(sender=always_fails, task_id="t2", exception=RuntimeError("boom"))
+    assert sent == [(AlertKind.TASK_FAILED, "task tests.alerts.always_fails failed",
+                     "RuntimeError: boom")]

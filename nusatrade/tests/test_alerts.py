@@ -266,6 +266,21 @@ def test_rate_gate_fails_open_when_the_cache_is_down():
         assert (gate.allowed, gate.degraded) == (True, True)
 
 
+def test_rate_gate_fails_open_fast_when_redis_accepts_and_never_answers():
+    from django_redis.cache import RedisCache
+
+    silent = SilentListener()  # RELIABILITY 20: the socket read timeout ends the wait
+    try:
+        port = silent.sock.getsockname()[1]
+        hung = RedisCache(f"redis://127.0.0.1:{port}/0",
+                          {"OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2,
+                                       "SOCKET_TIMEOUT": 0.2}})
+        gate = rate_gate("stale_data", "XAUUSD", 60, hung)
+    finally:
+        silent.close()
+    assert (gate.allowed, gate.degraded) == (True, True)
+
+
 @pytest.mark.services("redis")
 def test_rate_gate_on_real_redis_is_atomic_under_contention():
     cache = caches["default"]

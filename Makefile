@@ -40,7 +40,7 @@ serve: $(VENV)/.runtime
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 worker: $(VENV)/.runtime
-	$(VENV)/bin/celery -A nusatrade worker -l info
+	$(VENV)/bin/celery -A nusatrade worker -Q celery,trading,training,maintenance -l info
 
 beat: $(VENV)/.runtime
 	$(VENV)/bin/celery -A nusatrade beat -l info

@@ -166,6 +166,22 @@ RATELIMIT_TRADING = env.str("RATELIMIT_TRADING", default="60/m")
 # How many reverse proxies we trust to append to X-Forwarded-For (0: use REMOTE_ADDR only).
 TRUSTED_PROXY_DEPTH = env.int("TRUSTED_PROXY_DEPTH", default=0)
 
+# --- Celery queues and routes (docs/auto-trading.md, "Queues and workers") ----------------
+# Trading on its own queue, so a long training run or backtest never delays a cycle; training
+# and backtests share one; alerts, backups and reconciliation go to maintenance; anything else
+# to the default queue. Routes match task names in order (the first match wins); an explicit
+# apply_async(queue=...) still overrides them (the test worker fixture relies on that).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "trading.reconcile*": {"queue": "maintenance"},
+    "trading.*": {"queue": "trading"},
+    "marketdata.fetch_bars": {"queue": "trading"},  # the cycle's live bars
+    "mlops.*": {"queue": "training"},
+    "backtests.*": {"queue": "training"},
+    "nusatrade.alerts.*": {"queue": "maintenance"},
+    "maintenance.*": {"queue": "maintenance"},  # backups and other housekeeping
+}
+
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
@@ -277,6 +293,16 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="nusatrade@localhost")
 ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
 ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+# Alert delivery (nusatrade/alerts): bounded retries and timeouts, so a hung mail server or
+# webhook cannot hang a caller; at most one alert per kind and key per window (the next one
+# says how many were held back).
+ALERT_RATE_LIMIT_SECONDS = env.int("ALERT_RATE_LIMIT_SECONDS", default=15 * 60)
+ALERT_ATTEMPTS = env.int("ALERT_ATTEMPTS", default=3)
+ALERT_RETRY_BACKOFF_SECONDS = env.float("ALERT_RETRY_BACKOFF_SECONDS", default=1.0)
+ALERT_WEBHOOK_CONNECT_TIMEOUT = env.float("ALERT_WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+ALERT_WEBHOOK_READ_TIMEOUT = env.float("ALERT_WEBHOOK_READ_TIMEOUT", default=5.0)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT",  # Django's SMTP default is no timeout at all
+                        default=EMAIL_CONFIG.get("EMAIL_TIMEOUT") or 10)
 
 # --- Logging ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 
 from django.conf import settings
@@ -72,7 +72,9 @@ def key_user_or_ip(group: str, request: HttpRequest) -> str:
 
 def key_username(group: str, request: HttpRequest) -> str:
     """The username being tried (credential stuffing across IPs); empty if none posted."""
-    data = getattr(request, "data", None) or request.POST
+    data = request.data if hasattr(request, "data") else request.POST  # DRF or plain view
+    if not isinstance(data, Mapping):  # the strict parser refuses these; never trust it here
+        return ""
     username = str(data.get("username", "")).strip().lower()[:150]
     return f"username:{username}" if username else ""
 

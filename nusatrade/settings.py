@@ -200,7 +200,13 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 
+# Request bodies (Django's defaults, stated): over the size -> JSON 413 on the API, over the
+# field count (query string, form, or keys of a JSON body) -> JSON 400 (nusatrade.parsers/api).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": ["nusatrade.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],

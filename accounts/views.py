@@ -10,14 +10,17 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts.selectors import user_get_profile
 from accounts.serializers import MeSerializer
+from accounts.tokens import VersionedTokenObtainPairSerializer, VersionedTokenRefreshSerializer
 from nusatrade.ratelimit import LoginThrottle
 
 
 class TokenObtainView(jwt_views.TokenObtainPairView):
+    serializer_class = VersionedTokenObtainPairSerializer
     throttle_classes = [LoginThrottle]
 
 
 class TokenRefreshView(jwt_views.TokenRefreshView):
+    serializer_class = VersionedTokenRefreshSerializer
     throttle_classes = [LoginThrottle]
 
 

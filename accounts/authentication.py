@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from accounts.tokens import check_token_version
@@ -12,3 +13,9 @@ class VersionedJWTAuthentication(JWTAuthentication):
         user = super().get_user(validated_token)
         check_token_version(validated_token, user)
         return user
+
+
+class VersionedJWTScheme(SimpleJWTScheme):
+    """Documents it in the OpenAPI schema exactly like simplejwt's own Bearer JWT scheme."""
+
+    target_class = "accounts.authentication.VersionedJWTAuthentication"

@@ -161,7 +161,11 @@ RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 # Production fails closed (503) when the rate-limit store is down; development fails open.
 RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=not IS_PRODUCTION)
-RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="10/m")
+RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="10/m")  # per client IP, every attempt
+# Per username, wrong passwords only; clients that logged in as that user before pass
+# (nusatrade.ratelimit; trade-off in docs/operations.md).
+RATELIMIT_LOGIN_FAILURES = env.str("RATELIMIT_LOGIN_FAILURES", default="20/15m")
+RATELIMIT_KNOWN_CLIENT_DAYS = env.int("RATELIMIT_KNOWN_CLIENT_DAYS", default=30)
 RATELIMIT_TRADING = env.str("RATELIMIT_TRADING", default="60/m")
 # How many reverse proxies we trust to append to X-Forwarded-For (0: use REMOTE_ADDR only).
 TRUSTED_PROXY_DEPTH = env.int("TRUSTED_PROXY_DEPTH", default=0)

@@ -140,7 +140,8 @@ class MemoryWindows:
     def forget(self, key: str, member: str) -> None:
         with self._lock:
             log = self.cache.get(key, [])
-            self.cache.set(key, [e for e in log if e[1] != member])
+            # No expiry here (the window is not known): hit() drops entries older than it.
+            self.cache.set(key, [e for e in log if e[1] != member], timeout=None)
 
     def mark(self, key: str, ttl: float) -> None:
         self.cache.set(key, 1, timeout=ttl)

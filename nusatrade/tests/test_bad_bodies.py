@@ -11,7 +11,8 @@ import re
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.test import RequestFactory, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -149,3 +150,16 @@ def test_a_valid_object_still_parses():
     response = _client().post("/api/v1/auth/token/", {"username": "nobody", "password": "x"},
                               format="json")
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("exception, status", [
+    (RequestDataTooBig("too big"), 413), (TooManyFieldsSent("too many"), 400)])
+def test_handler400_answers_json_under_api_and_html_elsewhere(exception, status):
+    # Django calls handler400 for a SuspiciousOperation raised outside a DRF view (middleware).
+    from nusatrade.api import bad_request
+
+    api = bad_request(RequestFactory().post("/api/v1/anything/"), exception)
+    assert api.status_code == status and api["Content-Type"].startswith(JSON)
+    assert "detail" in json.loads(api.content)
+    page = bad_request(RequestFactory().post("/admin/login/"), exception)
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")

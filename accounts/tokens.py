@@ -19,6 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.contrib.rest_framework_simplejwt import (
+    TokenObtainPairSerializerExtension,
+    TokenRefreshSerializerExtension,
+)
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import (
     TokenObtainPairSerializer,
@@ -58,9 +62,15 @@ def check_token_version(token: Token, user) -> None:
 class VersionedTokenObtainPairSerializer(TokenObtainPairSerializer):
     token_class = VersionedRefreshToken
 
+    class Meta:
+        ref_name = "TokenObtainPair"  # the schema's component name, as before
+
 
 class VersionedTokenRefreshSerializer(TokenRefreshSerializer):
     token_class = VersionedRefreshToken
+
+    class Meta:
+        ref_name = "TokenRefresh"
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         refresh = self.token_class(attrs["refresh"])  # signature, expiry, blacklist
@@ -72,3 +82,13 @@ class VersionedTokenRefreshSerializer(TokenRefreshSerializer):
                                        "no_active_account")
         check_token_version(refresh, user)
         return super().validate(attrs)
+
+
+# drf-spectacular documents simplejwt's own serializers (request and response fields) through
+# extensions keyed on the exact class: the same for ours.
+class VersionedTokenObtainPairSchema(TokenObtainPairSerializerExtension):
+    target_class = "accounts.tokens.VersionedTokenObtainPairSerializer"
+
+
+class VersionedTokenRefreshSchema(TokenRefreshSerializerExtension):
+    target_class = "accounts.tokens.VersionedTokenRefreshSerializer"

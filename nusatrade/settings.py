@@ -161,7 +161,11 @@ RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 # Production fails closed (503) when the rate-limit store is down; development fails open.
 RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=not IS_PRODUCTION)
-RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="10/m")
+RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="10/m")  # per client IP, every attempt
+# Per username, wrong passwords only; clients that logged in as that user before pass
+# (nusatrade.ratelimit; trade-off in docs/operations.md).
+RATELIMIT_LOGIN_FAILURES = env.str("RATELIMIT_LOGIN_FAILURES", default="20/15m")
+RATELIMIT_KNOWN_CLIENT_DAYS = env.int("RATELIMIT_KNOWN_CLIENT_DAYS", default=30)
 RATELIMIT_TRADING = env.str("RATELIMIT_TRADING", default="60/m")
 # How many reverse proxies we trust to append to X-Forwarded-For (0: use REMOTE_ADDR only).
 TRUSTED_PROXY_DEPTH = env.int("TRUSTED_PROXY_DEPTH", default=0)
@@ -216,9 +220,15 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 
+# Request bodies (Django's defaults, stated): over the size -> JSON 413 on the API, over the
+# field count (query string, form, or keys of a JSON body) -> JSON 400 (nusatrade.parsers/api).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": ["nusatrade.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.VersionedJWTAuthentication",  # refuses revoked sessions
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

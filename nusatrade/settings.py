@@ -149,7 +149,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # Connect AND read timeouts on every Redis client: a Redis that accepts connections and never
 # answers would otherwise hold a web thread forever (connect timeouts alone do not help).
 # Short values keep an outage fast: a cached or limited request fails within a second.
-_REDIS_OPTIONS = {
+REDIS_CLIENT_OPTIONS = {
     "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_SOCKET_CONNECT_TIMEOUT", default=0.25),
     "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
 }
@@ -159,14 +159,14 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "nt",
-            "OPTIONS": {**_REDIS_OPTIONS, "IGNORE_EXCEPTIONS": True},
+            "OPTIONS": {**REDIS_CLIENT_OPTIONS, "IGNORE_EXCEPTIONS": True},
         },
         # Never IGNORE_EXCEPTIONS here: nusatrade.ratelimit must *see* the outage to fail closed.
         "ratelimit": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": env.str("RATELIMIT_REDIS_URL", default=REDIS_URL),
             "KEY_PREFIX": "rl",
-            "OPTIONS": dict(_REDIS_OPTIONS),
+            "OPTIONS": dict(REDIS_CLIENT_OPTIONS),
         },
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True

@@ -152,6 +152,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_CLIENT_OPTIONS = {
     "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_SOCKET_CONNECT_TIMEOUT", default=0.25),
     "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
+    # redis-py PINGs a pooled connection idle this long before reusing it, so one that died
+    # silently (failover, NAT timeout) is replaced instead of failing the next request.
+    "CONNECTION_POOL_KWARGS": {"health_check_interval": 30},
 }
 if REDIS_URL:
     CACHES = {
@@ -229,6 +232,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # and a bounded reconnect (default: 20 retries, about 40 s against a hung Redis).
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = _CELERY_SOCKET_CONNECT_TIMEOUT
 CELERY_REDIS_SOCKET_TIMEOUT = _CELERY_SOCKET_TIMEOUT
+CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = 30  # as the caches; kombu's broker default: 25 s
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "retry_policy": {"max_retries": 0, "interval_start": 0, "interval_step": 0.2,
                      "interval_max": 0.2},

@@ -210,9 +210,10 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 300
 # A hung broker or result store must not hang the web thread that enqueues a task: kombu's and
 # redis-py's defaults wait forever on a socket read. With these, enqueuing against a Redis that
-# accepts and never answers fails in about (1 + publish retries) x timeout seconds
-# (docs/operations.md). Workers are unaffected in normal operation: BRPOP answers within
-# kombu's brpop_timeout (1 s) and its replies are only read once the socket is readable.
+# accepts and never answers fails within a few seconds (measured: 1 s for the broker publish,
+# 2 s with the result backend first; docs/operations.md). Workers are unaffected in normal
+# operation: BRPOP answers within kombu's brpop_timeout (1 s) and its replies are only read once
+# the socket is readable.
 _CELERY_SOCKET_CONNECT_TIMEOUT = env.float("CELERY_SOCKET_CONNECT_TIMEOUT", default=1.0)
 _CELERY_SOCKET_TIMEOUT = env.float("CELERY_SOCKET_TIMEOUT", default=1.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -4,15 +4,18 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: demo test lint serve worker beat install install-dev bench clean
+.PHONY: demo test lint serve worker beat install install-dev warm collectstatic bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "NusaTrade needs Python 3.11, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# Installing also warms numba's kernel cache (var/numba-cache): the first backtest then loads
+# machine code instead of compiling for 10-30 s. Once per install, never on every `make demo`.
 $(VENV)/.runtime: requirements.txt | $(VENV)/bin/activate
 	$(PIP) install --quiet -r requirements.txt
+	$(PY) manage.py warm_kernels
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/activate
@@ -21,6 +24,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/activate
 
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
+
+## warm: compile the numba backtest kernels into NUMBA_CACHE_DIR again (after a code update)
+warm: $(VENV)/.runtime
+	$(PY) manage.py warm_kernels
+
+## collectstatic: gather admin/DRF static files into STATIC_ROOT for WhiteNoise (production)
+collectstatic: $(VENV)/.runtime
+	$(PY) manage.py collectstatic --noinput -v0
 
 ## demo: install, migrate the embedded database and run the whole pipeline end to end
 demo: $(VENV)/.runtime
@@ -40,7 +51,7 @@ serve: $(VENV)/.runtime
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 worker: $(VENV)/.runtime
-	$(VENV)/bin/celery -A nusatrade worker -l info
+	$(VENV)/bin/celery -A nusatrade worker -Q celery,trading,training,maintenance -l info
 
 beat: $(VENV)/.runtime
 	$(VENV)/bin/celery -A nusatrade beat -l info

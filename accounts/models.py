@@ -21,6 +21,10 @@ class Role(models.TextChoices):
 class User(AbstractUser):
     """Custom user from the start, so the auth model can grow without a painful migration."""
 
+    # Bumped by accounts.services.user_tokens_revoke (password change, "log out everywhere"):
+    # JWTs carry the version they were minted under and die when it moves (accounts.tokens).
+    token_version = models.PositiveIntegerField(default=0, editable=False)
+
     def has_role(self, role: Role | str) -> bool:
         return self.groups.filter(name=str(role)).exists()
 

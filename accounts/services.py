@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import F
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import Broker, Role, TradingAccount, User
 
@@ -48,3 +50,20 @@ def trading_account_create(owner: User, name: str, *, broker: Broker = Broker.PA
     account.full_clean()
     account.save()
     return account
+
+
+def user_tokens_revoke(user: User) -> int:
+    """Log ``user`` out everywhere: no refresh token issued so far refreshes again.
+
+    Blacklists every outstanding refresh token of the user (the admin shows them) and bumps
+    ``token_version``, which every token carries (``accounts.tokens``): that also kills tokens
+    the sweep cannot see, such as one rotated by a refresh racing with this call. Access
+    tokens of the old version are refused too. Returns how many tokens were blacklisted.
+    """
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+        live = OutstandingToken.objects.filter(user_id=user.pk, blacklistedtoken__isnull=True)
+        created = BlacklistedToken.objects.bulk_create(
+            [BlacklistedToken(token=token) for token in live], ignore_conflicts=True)
+    user.token_version = User.objects.values_list("token_version", flat=True).get(pk=user.pk)
+    return len(created)

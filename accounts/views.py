@@ -10,19 +10,28 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts.selectors import user_get_profile
 from accounts.serializers import MeSerializer
-from nusatrade.ratelimit import LoginThrottle
+from accounts.tokens import VersionedTokenObtainPairSerializer, VersionedTokenRefreshSerializer
+from nusatrade.ratelimit import LoginThrottle, TokenThrottle, settle_login
 
 
 class TokenObtainView(jwt_views.TokenObtainPairView):
+    serializer_class = VersionedTokenObtainPairSerializer
     throttle_classes = [LoginThrottle]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # 200: right password; 401: wrong one; anything else never checked a password.
+        settle_login(request, succeeded=response.status_code == 200,
+                     password_checked=response.status_code in (200, 401))
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class TokenRefreshView(jwt_views.TokenRefreshView):
-    throttle_classes = [LoginThrottle]
+    serializer_class = VersionedTokenRefreshSerializer
+    throttle_classes = [TokenThrottle]
 
 
 class TokenBlacklistView(jwt_views.TokenBlacklistView):
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [TokenThrottle]
 
 
 class MeView(APIView):

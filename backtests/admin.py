@@ -23,7 +23,7 @@ from django.utils.html import format_html
 
 from backtests import selectors
 from backtests.models import BacktestRun, BacktestTrade
-from backtests.services import BacktestParams, backtest_run_create
+from backtests.services import BacktestParams
 from backtests.views import REPORT_CSP
 from mlops.models import MLModel
 from nusatrade.errors import DataError
@@ -235,6 +235,8 @@ class BacktestRunAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/backtests/backtestrun/start.html", context)
 
     def _start(self, request: HttpRequest, form: BacktestStartForm) -> BacktestRun | None:
+        from backtests.services import backtest_run_create  # pandas, numba: on use only
+
         try:
             run = backtest_run_create(model=form.cleaned_data["model"],
                                       start=form.cleaned_data["start"],

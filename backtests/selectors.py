@@ -9,7 +9,6 @@ from django.db.models import Prefetch, QuerySet
 
 from accounts.models import Role
 from backtests.models import BacktestReport, BacktestRun, BacktestTrade
-from backtests.report import METRIC_ROWS
 from mlops.models import MLModel, ModelStatus
 from nusatrade.errors import DataError
 
@@ -69,6 +68,8 @@ def backtest_report_get(run: BacktestRun) -> BacktestReport | None:
 
 def backtest_runs_compare(first: BacktestRun, second: BacktestRun) -> list[dict[str, Any]]:
     """Metric rows of two runs side by side: label, both formatted values, the difference."""
+    from backtests.report import METRIC_ROWS  # the report module loads matplotlib: on use only
+
     rows = []
     for key, label, pattern in METRIC_ROWS:
         a, b = first.metrics.get(key), second.metrics.get(key)
@@ -83,6 +84,8 @@ def backtest_runs_compare(first: BacktestRun, second: BacktestRun) -> list[dict[
 
 def backtest_metric_rows(run: BacktestRun) -> list[tuple[str, str]]:
     """(label, formatted value) of each report metric the run has."""
+    from backtests.report import METRIC_ROWS  # the report module loads matplotlib: on use only
+
     return [(label, format_metric(run.metrics.get(key), pattern))
             for key, label, pattern in METRIC_ROWS if key in run.metrics]
 

@@ -20,7 +20,6 @@ from backtests.serializers import (
     BacktestRunDetailSerializer,
     BacktestRunListSerializer,
 )
-from backtests.services import backtest_run_create
 from nusatrade.errors import DataError
 from nusatrade.ratelimit import TradingThrottle
 
@@ -74,6 +73,8 @@ class BacktestRunViewSet(viewsets.GenericViewSet):
     @extend_schema(request=BacktestRunCreateSerializer,
                    responses={201: BacktestRunListSerializer})
     def create(self, request: Request) -> Response:
+        from backtests.services import backtest_run_create  # pandas, numba: on use only
+
         serializer = BacktestRunCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -7,8 +7,10 @@ A bar's time is its OPEN time, in UTC. A bar of timeframe ``tf`` opened at ``t``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where used: django.setup() must not pay for it
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Timeframe:
 
     @property
     def delta(self) -> pd.Timedelta:
+        import pandas as pd
+
         return pd.Timedelta(minutes=self.minutes)
 
     @property

@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sklearn.base import ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    RandomForestClassifier,
-    VotingClassifier,
-)
-from sklearn.frozen import FrozenEstimator
+if TYPE_CHECKING:  # scikit-learn is imported where used: django.setup() must not pay for it
+    from sklearn.base import ClassifierMixin
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 
 ALGORITHMS = ("random_forest", "gradient_boosting", "ensemble")
 
@@ -93,6 +89,8 @@ def build_estimator(name: str, params: Mapping[str, Any] | None = None,
     ``n_jobs`` (default: all cores) drives the forest; the gradient boosting uses OpenMP threads,
     which the caller bounds with threadpoolctl (see ``pipeline.fit_estimator``).
     """
+    from sklearn.ensemble import VotingClassifier
+
     resolved = resolve_params(name, params)
     n_jobs = n_jobs or machine_cores()
     if name == "random_forest":
@@ -134,14 +132,21 @@ def single_threaded(estimator: Any) -> Any:
 def calibrate(fitted: ClassifierMixin, X: Any, y: Any,
               method: str = "sigmoid") -> CalibratedClassifierCV:
     """Calibrate an already fitted classifier on (later) data it was not trained on."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
     return CalibratedClassifierCV(FrozenEstimator(fitted), method=method).fit(X, y)
 
 
 def _forest(params: Mapping[str, Any], n_jobs: int, seed: int) -> RandomForestClassifier:
+    from sklearn.ensemble import RandomForestClassifier
+
     return RandomForestClassifier(**params, n_jobs=n_jobs, random_state=seed)
 
 
 def _boosting(params: Mapping[str, Any], seed: int) -> HistGradientBoostingClassifier:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     return HistGradientBoostingClassifier(**params, early_stopping=False, random_state=seed)
 
 

@@ -2,7 +2,8 @@
 
 A staff user who has no confirmed OTP device cannot log in at all (``OTPAdminSite`` requires a
 verified session), so the ML dashboard, model activation and kill switches are two-factor only.
-The login POST is rate limited by client IP on top of django-otp's own per-device throttling.
+The login POST is rate limited (client IP, failures per username: ``nusatrade.ratelimit``) on top
+of django-otp's own per-device throttling.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from django.utils.decorators import method_decorator
 from django_otp.admin import OTPAdminSite
 
-from nusatrade.ratelimit import ratelimit_view
+from nusatrade.ratelimit import ratelimit_login_view
 
 
 class NusaTradeAdminSite(OTPAdminSite):
@@ -18,7 +19,7 @@ class NusaTradeAdminSite(OTPAdminSite):
     site_title = "NusaTrade admin"
     index_title = "Models, backtests, market data and kill switches"
 
-    @method_decorator(ratelimit_view("admin-login", "RATELIMIT_LOGIN"))
+    @method_decorator(ratelimit_login_view("admin-login"))
     def login(self, request, extra_context=None):
         return super().login(request, extra_context)
 

@@ -1,4 +1,10 @@
-"""/healthz: is each service this process depends on reachable? JSON, 200 or 503."""
+"""/healthz: is each service this process depends on reachable? JSON, 200 or 503.
+
+Each check is bounded by its client's connect and read timeouts (caches: REDIS_SOCKET_*,
+broker: HEALTHZ_TIMEOUT; database: DB_CONNECT_TIMEOUT), so a dependency that accepts
+connections and never answers costs about a second and is named in the 503, instead of
+holding the probe (and a web thread) forever.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ def _timed(check: Callable[[], str]) -> dict:
     try:
         detail, ok = check(), True
     except Exception as exc:  # any failure of a dependency is a health answer, not a 500
-        detail, ok = f"{type(exc).__name__}: unreachable", False
+        detail, ok = f"{type(exc).__name__}: unreachable or not answering", False
     return {"ok": ok, "detail": detail,
             "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
@@ -34,15 +40,14 @@ def _check_database() -> str:
 def _check_cache(alias: str) -> Callable[[], str]:
     def check() -> str:
         cache = caches[alias]
-        # The default cache ignores Redis errors by design, so a round trip is the only proof.
-        # A key per request: concurrent probes must not overwrite each other's value.
+        # The default cache ignores Redis errors by design (a failed call returns None), so
+        # only a confirmed write proves a round trip: add() is SET NX, True on the server's
+        # reply. A key per request: concurrent probes must not see each other's key. One
+        # command, not three, when Redis hangs: the probe costs a single socket timeout.
         key = f"healthz:{secrets.token_hex(8)}"
-        cache.set(key, "1", 10)
-        try:
-            if cache.get(key) != "1":
-                raise ConnectionError("cache round trip failed")
-        finally:
-            cache.delete(key)
+        if not cache.add(key, "1", 10):
+            raise ConnectionError("cache write not confirmed")
+        cache.delete(key)
         return type(cache).__name__
     return check
 
@@ -52,8 +57,14 @@ def _check_broker() -> str:
         return "eager (embedded default: tasks run in-process)"
     from kombu import Connection
 
-    with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
-        conn.ensure_connection(max_retries=0, timeout=2)
+    timeout = settings.HEALTHZ_TIMEOUT
+    # Redis: kombu ignores connect_timeout and passes socket_* from the transport options to
+    # redis-py; without a read timeout the channel's PING on a hung Redis never returns.
+    options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+               "socket_connect_timeout": timeout, "socket_timeout": timeout}
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=timeout,
+                    transport_options=options) as conn:
+        conn.ensure_connection(max_retries=0, timeout=timeout)
         return f"{conn.transport_cls} connected"
 
 

@@ -13,7 +13,9 @@ Messages name the setting and the rule, never the value: a secret must not reach
 
 from __future__ import annotations
 
+import itertools
 import math
+import secrets
 import zlib
 from collections import Counter
 from collections.abc import Iterable
@@ -24,6 +26,22 @@ MIN_SECRET_BITS = 128.0
 MIN_BITS_PER_CHAR = 3.0
 # A random key does not compress; a repeated pattern ("Ab3$"*13) does, however many symbols.
 MIN_COMPRESSION_RATIO = 0.75
+
+# Orderings a person types or counts along: a character that follows its predecessor in one of
+# them (either direction) or repeats it adds almost nothing an attacker must guess. Digits run
+# into letters so "...789abc..." is one run; keyboard rows (plain and shifted) catch "qwertyuiop".
+PREDICTABLE_SEQUENCES: tuple[str, ...] = (
+    "0123456789abcdefghijklmnopqrstuvwxyz",
+    "`1234567890-=",
+    "~!@#$%^&*()_+",
+    "qwertyuiop[]\\",
+    "asdfghjkl;'",
+    "zxcvbnm,./",
+    "qwertzuiop",  # QWERTZ
+    "azertyuiop",  # AZERTY
+)
+# Bits credited to a predictable character: which ordering and which direction, not which symbol.
+PREDICTABLE_CHAR_BITS = 1.0
 
 GENERATE_HINT = (
     "generate one with: python -c \"import secrets; print(secrets.token_urlsafe(64))\""
@@ -63,6 +81,11 @@ def startup_guard_deferred() -> bool:
     return _startup_guard_deferred
 
 
+def throwaway_secret() -> str:
+    """A random stand-in for an unset key while check_production lists the problems."""
+    return secrets.token_urlsafe(64)
+
+
 @dataclass(frozen=True)
 class Problem:
     id: str
@@ -85,6 +108,39 @@ def entropy_bits(value: str) -> tuple[float, float]:
     return per_char, per_char * n
 
 
+def _predictable_pairs() -> frozenset[tuple[str, str]]:
+    pairs = set()
+    for sequence in PREDICTABLE_SEQUENCES:
+        for a, b in itertools.pairwise(sequence):
+            pairs.update({(a, b), (b, a)})
+    return frozenset(pairs)
+
+
+_PREDICTABLE_PAIRS = _predictable_pairs()
+
+
+def predictable_chars(value: str) -> int:
+    """How many characters repeat or continue a sequential/keyboard run from the one before.
+
+    Case is ignored ("aBcD" is a run). A random 64-character url-safe key has about three such
+    characters by chance; "0123...XYZabc...xyz" or "qwertyuiop..." has almost nothing else.
+    """
+    lowered = value.lower()
+    return sum(1 for a, b in itertools.pairwise(lowered)
+               if a == b or (a, b) in _PREDICTABLE_PAIRS)
+
+
+def effective_bits(value: str) -> float:
+    """Shannon bits of the characters an attacker cannot predict from the previous one.
+
+    Shannon's formula only counts symbol frequencies, so a 62-character alphabet walk scores as
+    high as a random key; discounting run characters makes such keys fail the bits rule.
+    """
+    per_char, _ = entropy_bits(value)
+    runs = predictable_chars(value)
+    return per_char * (len(value) - runs) + PREDICTABLE_CHAR_BITS * runs
+
+
 def _validate_secret(setting: str, value: str | None, min_length: int) -> list[Problem]:
     if not value:
         return [Problem("nusatrade.E001", setting, "is required in production and is not set",
@@ -97,13 +153,15 @@ def _validate_secret(setting: str, value: str | None, min_length: int) -> list[P
     if any(fragment in lowered for fragment in KNOWN_EXAMPLE_FRAGMENTS):
         problems.append(Problem("nusatrade.E003", setting,
                                 "is a known example or default value", GENERATE_HINT))
-    per_char, total = entropy_bits(value)
+    per_char, _ = entropy_bits(value)
     ratio = len(zlib.compress(value.encode(), 9)) / max(len(value.encode()), 1)
-    if per_char < MIN_BITS_PER_CHAR or total < MIN_SECRET_BITS or ratio < MIN_COMPRESSION_RATIO:
+    if (per_char < MIN_BITS_PER_CHAR or effective_bits(value) < MIN_SECRET_BITS
+            or ratio < MIN_COMPRESSION_RATIO):
         problems.append(Problem(
             "nusatrade.E004", setting,
             f"has too little entropy (needs at least {MIN_SECRET_BITS:.0f} bits, "
-            f"{MIN_BITS_PER_CHAR:.0f} bits per character and no repeated pattern)",
+            f"{MIN_BITS_PER_CHAR:.0f} bits per character, no repeated pattern and no "
+            "sequential or keyboard run)",
             GENERATE_HINT))
     return problems
 
@@ -133,17 +191,72 @@ def _validate_hosts(setting: str, values: Iterable[str], *, required: bool) -> l
     return []
 
 
+POSTGRESQL_ENGINES = ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2")
+
+
 def _validate_services(database_engine: str, redis_url: str | None) -> list[Problem]:
     problems = []
-    if "sqlite" in database_engine:
+    # Only PostgreSQL is tested for the race-safe order paths (row locks, partial unique
+    # indexes, COPY): SQLite, MySQL and the rest are refused alike.
+    if database_engine not in POSTGRESQL_ENGINES:
         problems.append(Problem("nusatrade.E009", "DATABASE_URL",
                                 "must point at PostgreSQL in production (SQLite is the demo "
-                                "default only)", "DATABASE_URL=postgres://user@host:5432/db"))
+                                "default only; no other database is supported)",
+                                "DATABASE_URL=postgres://user@host:5432/db"))
     if not redis_url:
         problems.append(Problem("nusatrade.E010", "REDIS_URL",
                                 "is required in production (rate limits, cache and Celery)",
                                 "REDIS_URL=redis://host:6379/0"))
     return problems
+
+
+def _validate_protections(*, ratelimit_enable: bool, ratelimit_fail_open: bool,
+                          celery_eager: bool) -> list[Problem]:
+    """Switches that exist for development and tests; each one disables a production defence."""
+    problems = []
+    if not ratelimit_enable:
+        problems.append(Problem("nusatrade.E011", "RATELIMIT_ENABLE",
+                                "must be on in production (login and trading rate limits)",
+                                "unset RATELIMIT_ENABLE or set RATELIMIT_ENABLE=True"))
+    if ratelimit_fail_open:
+        problems.append(Problem("nusatrade.E012", "RATELIMIT_FAIL_OPEN",
+                                "must be off in production (a Redis outage would lift every "
+                                "limit)", "unset RATELIMIT_FAIL_OPEN or set it to False"))
+    if celery_eager:
+        problems.append(Problem("nusatrade.E013", "CELERY_TASK_ALWAYS_EAGER",
+                                "must be off in production (tasks would run inside web "
+                                "requests, without retries or time limits)",
+                                "unset CELERY_TASK_ALWAYS_EAGER and run a Celery worker"))
+    return problems
+
+
+LOCAL_DATABASE_HOSTS = ("", "localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def is_local_database_host(host: str | None) -> bool:
+    """True for loopback, a Unix socket directory or no host (SQLite, libpq's default)."""
+    host = (host or "").strip().lower()
+    return host in LOCAL_DATABASE_HOSTS or host.startswith(("/", "127."))
+
+
+def development_problems(*, database_engine: str, database_host: str | None,
+                         allow_remote_database: bool) -> list[Problem]:
+    """Rules for the development mode (the default when NUSATRADE_ENV is unset).
+
+    Development runs with DEBUG on and the published development keys, so pointing it at a
+    database on another machine (a forgotten ``NUSATRADE_ENV=production`` on a server) would
+    serve that database with tracebacks and forgeable sessions and tokens.
+    """
+    if allow_remote_database or "sqlite" in database_engine:
+        return []
+    if is_local_database_host(database_host):
+        return []
+    return [Problem("nusatrade.E014", "DATABASE_URL",
+                    "development mode (DEBUG, published keys) refuses a database that is not "
+                    "on this machine",
+                    "set NUSATRADE_ENV=production with production settings, use a local "
+                    "database, or set DEV_ALLOW_REMOTE_DATABASE=True for a development "
+                    "database on another host")]
 
 
 def production_problems(
@@ -156,6 +269,9 @@ def production_problems(
     cors_allow_all: bool,
     database_engine: str,
     redis_url: str | None,
+    ratelimit_enable: bool,
+    ratelimit_fail_open: bool,
+    celery_eager: bool,
 ) -> list[Problem]:
     """Every production rule the given configuration breaks (empty list: safe to start)."""
     problems = [
@@ -166,6 +282,9 @@ def production_problems(
         *_validate_hosts("ALLOWED_HOSTS", allowed_hosts, required=True),
         *_validate_hosts("CORS_ALLOWED_ORIGINS", cors_allowed_origins, required=False),
         *_validate_services(database_engine, redis_url),
+        *_validate_protections(ratelimit_enable=ratelimit_enable,
+                               ratelimit_fail_open=ratelimit_fail_open,
+                               celery_eager=celery_eager),
     ]
     if cors_allow_all:
         problems.append(Problem("nusatrade.E007", "CORS_ALLOW_ALL_ORIGINS",
@@ -173,6 +292,6 @@ def production_problems(
     return problems
 
 
-def format_problems(problems: Iterable[Problem]) -> str:
+def format_problems(problems: Iterable[Problem], mode: str = "production") -> str:
     lines = [f"  - {p}" for p in problems]
-    return "NusaTrade refuses to start in production:\n" + "\n".join(lines)
+    return f"NusaTrade refuses to start in {mode}:\n" + "\n".join(lines)

@@ -9,6 +9,8 @@ rule is broken (see ``nusatrade/security.py``).
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,6 +44,15 @@ _DEV_SECRET = "nusatrade-development-only-secret-key-never-use-in-production-012
 _DEV_JWT_KEY = "nusatrade-development-only-jwt-signing-key-never-use-in-production-9876"
 SECRET_KEY = env.str("SECRET_KEY", default="" if IS_PRODUCTION else _DEV_SECRET)
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="" if IS_PRODUCTION else _DEV_JWT_KEY)
+# What the operator configured, before the check_production stand-in below: the rules judge these.
+_CONFIGURED_SECRET_KEY, _CONFIGURED_JWT_SIGNING_KEY = SECRET_KEY, JWT_SIGNING_KEY
+if security.startup_guard_deferred():
+    # check_production only: simplejwt reads SECRET_KEY while the URLconf is imported (admin_site
+    # -> ratelimit -> api) and Django refuses an empty one with a traceback, before our checks
+    # could report E001. A throw-away random value lets the command list every problem; it is
+    # never used to sign anything (the command serves nothing and exits non-zero).
+    SECRET_KEY = SECRET_KEY or security.throwaway_secret()
+    JWT_SIGNING_KEY = JWT_SIGNING_KEY or security.throwaway_secret()
 
 _LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else _LOCAL_HOSTS)
@@ -74,6 +85,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin CSS/JS) from STATIC_ROOT, after collectstatic; right after
+    # SecurityMiddleware as WhiteNoise documents, so HTTPS redirects and headers still apply.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -123,15 +137,24 @@ else:
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASE_HOST = str(DATABASES["default"].get("HOST") or "")
+# Development runs with DEBUG and published keys: never against a database on another machine
+# unless a developer says so explicitly (nusatrade.E014).
+DEV_ALLOW_REMOTE_DATABASE = env.bool("DEV_ALLOW_REMOTE_DATABASE", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 # --- Cache and rate limiting --------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-# Short socket timeouts keep a Redis outage fast: a limited request fails within a second.
-_REDIS_OPTIONS = {
+# Connect AND read timeouts on every Redis client: a Redis that accepts connections and never
+# answers would otherwise hold a web thread forever (connect timeouts alone do not help).
+# Short values keep an outage fast: a cached or limited request fails within a second.
+REDIS_CLIENT_OPTIONS = {
     "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_SOCKET_CONNECT_TIMEOUT", default=0.25),
     "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
+    # redis-py PINGs a pooled connection idle this long before reusing it, so one that died
+    # silently (failover, NAT timeout) is replaced instead of failing the next request.
+    "CONNECTION_POOL_KWARGS": {"health_check_interval": 30},
 }
 if REDIS_URL:
     CACHES = {
@@ -139,14 +162,14 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "nt",
-            "OPTIONS": {**_REDIS_OPTIONS, "IGNORE_EXCEPTIONS": True},
+            "OPTIONS": {**REDIS_CLIENT_OPTIONS, "IGNORE_EXCEPTIONS": True},
         },
         # Never IGNORE_EXCEPTIONS here: nusatrade.ratelimit must *see* the outage to fail closed.
         "ratelimit": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": env.str("RATELIMIT_REDIS_URL", default=REDIS_URL),
             "KEY_PREFIX": "rl",
-            "OPTIONS": dict(_REDIS_OPTIONS),
+            "OPTIONS": dict(REDIS_CLIENT_OPTIONS),
         },
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
@@ -161,10 +184,32 @@ RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 # Production fails closed (503) when the rate-limit store is down; development fails open.
 RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=not IS_PRODUCTION)
-RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="10/m")
+RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="10/m")  # per client IP, every attempt
+# Per username, wrong passwords only; clients that logged in as that user before pass
+# (nusatrade.ratelimit; trade-off in docs/operations.md).
+RATELIMIT_LOGIN_FAILURES = env.str("RATELIMIT_LOGIN_FAILURES", default="20/15m")
+RATELIMIT_KNOWN_CLIENT_DAYS = env.int("RATELIMIT_KNOWN_CLIENT_DAYS", default=30)
 RATELIMIT_TRADING = env.str("RATELIMIT_TRADING", default="60/m")
+# /healthz: read and connect timeout of its broker probe (the caches use their own, above).
+HEALTHZ_TIMEOUT = env.float("HEALTHZ_TIMEOUT", default=1.0)
 # How many reverse proxies we trust to append to X-Forwarded-For (0: use REMOTE_ADDR only).
 TRUSTED_PROXY_DEPTH = env.int("TRUSTED_PROXY_DEPTH", default=0)
+
+# --- Celery queues and routes (docs/auto-trading.md, "Queues and workers") ----------------
+# Trading on its own queue, so a long training run or backtest never delays a cycle; training
+# and backtests share one; alerts, backups and reconciliation go to maintenance; anything else
+# to the default queue. Routes match task names in order (the first match wins); an explicit
+# apply_async(queue=...) still overrides them (the test worker fixture relies on that).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "trading.reconcile*": {"queue": "maintenance"},
+    "trading.*": {"queue": "trading"},
+    "marketdata.fetch_bars": {"queue": "trading"},  # the cycle's live bars
+    "mlops.*": {"queue": "training"},
+    "backtests.*": {"queue": "training"},
+    "nusatrade.alerts.*": {"queue": "maintenance"},
+    "maintenance.*": {"queue": "maintenance"},  # backups and other housekeeping
+}
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -183,11 +228,39 @@ CELERY_TIMEZONE = "UTC"
 # delivered again, which our idempotent services tolerate but which wastes a worker.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 300
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600}
+# A hung broker or result store must not hang the web thread that enqueues a task: kombu's and
+# redis-py's defaults wait forever on a socket read. With these, enqueuing against a Redis that
+# accepts and never answers fails within a few seconds (measured: 1 s for the broker publish,
+# 2 s with the result backend first; docs/operations.md). Workers are unaffected in normal
+# operation: BRPOP answers within kombu's brpop_timeout (1 s) and its replies are only read once
+# the socket is readable.
+_CELERY_SOCKET_CONNECT_TIMEOUT = env.float("CELERY_SOCKET_CONNECT_TIMEOUT", default=1.0)
+_CELERY_SOCKET_TIMEOUT = env.float("CELERY_SOCKET_TIMEOUT", default=1.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600,
+    "socket_connect_timeout": _CELERY_SOCKET_CONNECT_TIMEOUT,
+    "socket_timeout": _CELERY_SOCKET_TIMEOUT,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = _CELERY_SOCKET_CONNECT_TIMEOUT  # AMQP brokers (RabbitMQ)
+# Publishing: one retry after 0.2 s, then the caller gets kombu's OperationalError.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=1),
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# Redis result backend: its own client, its own timeouts (Celery's read timeout default: 120 s)
+# and a bounded reconnect (default: 20 retries, about 40 s against a hung Redis).
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = _CELERY_SOCKET_CONNECT_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = _CELERY_SOCKET_TIMEOUT
+CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = 30  # as the caches; kombu's broker default: 25 s
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 0, "interval_start": 0, "interval_step": 0.2,
+                     "interval_max": 0.2},
+}
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
 
 # --- Auth, API ----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -200,9 +273,15 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 
+# Request bodies (Django's defaults, stated): over the size -> JSON 413 on the API, over the
+# field count (query string, form, or keys of a JSON body) -> JSON 400 (nusatrade.parsers/api).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": ["nusatrade.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.VersionedJWTAuthentication",  # refuses revoked sessions
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -242,6 +321,9 @@ SESSION_COOKIE_HTTPONLY = True
 if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # A load balancer probing gunicorn directly over plain HTTP must get the health answer,
+    # not a 301 (patterns match the path without its leading slash).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -251,10 +333,25 @@ if IS_PRODUCTION:
 
 # --- Files, i18n --------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+with contextlib.suppress(OSError):  # read-only installs collect it at build time instead
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# WhiteNoise serves STATIC_ROOT (``manage.py collectstatic``). Production uses hashed, compressed
+# names (cacheable forever); elsewhere plain names, so tests and runserver need no manifest.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+                    if IS_PRODUCTION else
+                    "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 MEDIA_ROOT = VAR_DIR / "media"
 ARTIFACTS_DIR = Path(env.str("ARTIFACTS_DIR", default=str(VAR_DIR / "artifacts")))
 REPORTS_DIR = Path(env.str("REPORTS_DIR", default=str(VAR_DIR / "reports")))
+# numba's on-disk cache of the compiled backtest kernels. Its default (__pycache__ beside the
+# source) fails on a read-only install; numba reads the variable when it is first imported,
+# which is after settings in every Django process (web, worker, commands, pytest).
+NUMBA_CACHE_DIR = Path(env.str("NUMBA_CACHE_DIR", default=str(VAR_DIR / "numba-cache")))
+os.environ["NUMBA_CACHE_DIR"] = str(NUMBA_CACHE_DIR)
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -277,6 +374,16 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="nusatrade@localhost")
 ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
 ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+# Alert delivery (nusatrade/alerts): bounded retries and timeouts, so a hung mail server or
+# webhook cannot hang a caller; at most one alert per kind and key per window (the next one
+# says how many were held back).
+ALERT_RATE_LIMIT_SECONDS = env.int("ALERT_RATE_LIMIT_SECONDS", default=15 * 60)
+ALERT_ATTEMPTS = env.int("ALERT_ATTEMPTS", default=3)
+ALERT_RETRY_BACKOFF_SECONDS = env.float("ALERT_RETRY_BACKOFF_SECONDS", default=1.0)
+ALERT_WEBHOOK_CONNECT_TIMEOUT = env.float("ALERT_WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+ALERT_WEBHOOK_READ_TIMEOUT = env.float("ALERT_WEBHOOK_READ_TIMEOUT", default=5.0)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT",  # Django's SMTP default is no timeout at all
+                        default=EMAIL_CONFIG.get("EMAIL_TIMEOUT") or 10)
 
 # --- Logging ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -307,17 +414,26 @@ if SENTRY_DSN:
 # --- Production start-up guard ------------------------------------------------------------
 PRODUCTION_PROBLEMS = (
     security.production_problems(
-        secret_key=SECRET_KEY,
-        jwt_signing_key=JWT_SIGNING_KEY,
+        secret_key=_CONFIGURED_SECRET_KEY,
+        jwt_signing_key=_CONFIGURED_JWT_SIGNING_KEY,
         debug=DEBUG,
         allowed_hosts=ALLOWED_HOSTS,
         cors_allowed_origins=CORS_ALLOWED_ORIGINS,
         cors_allow_all=CORS_ALLOW_ALL_ORIGINS,
         database_engine=DATABASES["default"]["ENGINE"],
         redis_url=REDIS_URL,
+        ratelimit_enable=RATELIMIT_ENABLE,
+        ratelimit_fail_open=RATELIMIT_FAIL_OPEN,
+        celery_eager=CELERY_TASK_ALWAYS_EAGER,
     )
     if IS_PRODUCTION
     else []
 )
 if PRODUCTION_PROBLEMS and not security.startup_guard_deferred():
     raise ConfigurationError(security.format_problems(PRODUCTION_PROBLEMS))
+if NUSATRADE_ENV == "development":
+    _DEVELOPMENT_PROBLEMS = security.development_problems(
+        database_engine=DATABASES["default"]["ENGINE"], database_host=DATABASE_HOST,
+        allow_remote_database=DEV_ALLOW_REMOTE_DATABASE)
+    if _DEVELOPMENT_PROBLEMS:
+        raise ConfigurationError(security.format_problems(_DEVELOPMENT_PROBLEMS, "development"))

@@ -21,3 +21,6 @@ if settings.API_DOCS_ENABLED:
         path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
         path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     ]
+
+# Malformed requests refused before a view runs (oversized body, too many fields): JSON on /api/.
+handler400 = "nusatrade.api.bad_request"

@@ -46,8 +46,8 @@ def to_decimal(value: Any) -> Decimal:
     float 2350.1 becomes Decimal("2350.1"), not its binary expansion."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
+    if isinstance(value, float):  # np.float64 too (a float subclass whose repr is not a number)
+        return Decimal(repr(float(value)))
     return Decimal(str(value))
 
 

@@ -17,13 +17,15 @@ import math
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from backtests.engine import BacktestConfig
 from mlops.models import MLModel
 from nusatrade.errors import DataError
-from trading.pnl import InstrumentSpec
 from trading.risk import RiskConfig
+
+if TYPE_CHECKING:  # the engine (numpy, pandas, numba) is imported where a config is built
+    from backtests.engine import BacktestConfig
+    from trading.pnl import InstrumentSpec
 
 # The seed's sweep grid: spread 2-5 pips, slippage 1-2 pips, thresholds 0.50-0.70.
 SWEEP_SPREAD_PIPS = (Decimal("2"), Decimal("3"), Decimal("4"), Decimal("5"))
@@ -213,11 +215,15 @@ def _finite_decimal(value: Any) -> bool:
 
 
 def instrument_spec(model: MLModel) -> InstrumentSpec:
+    from trading.pnl import InstrumentSpec
+
     return InstrumentSpec.from_instrument(model.instrument)
 
 
 def backtest_config_build(model: MLModel, params: BacktestParams) -> BacktestConfig:
     """The engine's config of a run: the instrument's contract, pips in price units."""
+    from backtests.engine import BacktestConfig
+
     return BacktestConfig.for_instrument(
         instrument_spec(model), spread_pips=params.spread_pips,
         slippage_pips=params.slippage_pips, lots=float(params.lots), sl_atr=params.sl_atr,

@@ -5,9 +5,52 @@
 
 from __future__ import annotations
 
-from marketdata.services.imports import ProgressFactory, bars_import
-from marketdata.services.report import import_run_report, import_run_summary
-from marketdata.services.upsert import UpsertResult, bars_upsert, instrument_get
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ProgressFactory", "UpsertResult", "bars_import", "bars_upsert",
-           "import_run_report", "import_run_summary", "instrument_get"]
+if TYPE_CHECKING:
+    from marketdata.services.imports import (
+        ProgressFactory,
+        bars_import,
+    )
+    from marketdata.services.report import (
+        import_run_report,
+        import_run_summary,
+    )
+    from marketdata.services.upsert import (
+        UpsertResult,
+        bars_upsert,
+        instrument_get,
+    )
+
+# Each name is imported from its submodule on first use (PEP 562): the admin and the API
+# import this package at start-up, and the submodules pull in pandas, numba, scikit-learn.
+# ``django.setup()`` and ``manage.py check`` must not pay for them (tests/test_startup.py).
+_EXPORTS: dict[str, str] = {
+    "ProgressFactory": "marketdata.services.imports",
+    "bars_import": "marketdata.services.imports",
+    "import_run_report": "marketdata.services.report",
+    "import_run_summary": "marketdata.services.report",
+    "UpsertResult": "marketdata.services.upsert",
+    "bars_upsert": "marketdata.services.upsert",
+    "instrument_get": "marketdata.services.upsert",
+}
+__all__ = [  # static, for linters and type checkers
+    "ProgressFactory",
+    "UpsertResult",
+    "bars_import",
+    "bars_upsert",
+    "import_run_report",
+    "import_run_summary",
+    "instrument_get",
+]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

@@ -8,7 +8,6 @@ cannot be read at all (``DataError``) stores no bars and no quarantined rows; a 
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,12 +28,10 @@ from marketdata.models import ImportRun
 from marketdata.services.quarantine import conflict_rejections, quarantine_rows
 from marketdata.services.upsert import UpsertResult, bars_upsert, instrument_get
 from marketdata.validation import ValidationResult, validate_bars
-from nusatrade.errors import ConfigurationError, DataError, NusaTradeError
+from nusatrade.errors import ConfigurationError, NusaTradeError
 from trading.models import Instrument
 
 GAP_LIMIT = 100  # gaps kept in ImportRun.gaps (longest first); gap_count has them all
-
-logger = logging.getLogger("nusatrade.marketdata.import")
 
 
 class ProgressBar(Protocol):
@@ -61,14 +58,11 @@ def bars_import(path: str | Path, symbol: str, timeframe: str, fmt: str = "auto"
     if fmt not in FORMAT_CHOICES:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMAT_CHOICES)}")
     requested_tz = parse_tz(tz) if tz else None
-    try:
-        with transaction.atomic():
-            return _import(Path(path), instrument, tf, fmt, requested_tz, progress, started)
-    except DataError as exc:
-        # The database stays exactly as it was (the rule): the failure goes to the log
-        # and to the operator's terminal, not into a table.
-        logger.error("import of %s as %s %s failed: %s", path, instrument.symbol, tf, exc)
-        raise
+    # On a DataError the database stays exactly as it was (the rule). The caller
+    # reports the failure once (import_bars: its one-line error); logging it here as well
+    # printed every error twice on the operator's terminal.
+    with transaction.atomic():
+        return _import(Path(path), instrument, tf, fmt, requested_tz, progress, started)
 
 
 def _import(path: Path, instrument: Instrument, tf: str, fmt: str,

@@ -146,6 +146,11 @@ def test_malformed_files_report_or_fail_cleanly_never_crash(tmp_path_factory, sp
         output = run_command(str(path), "--symbol", "XAUUSD", "--timeframe", "H1")
     except CommandError as exc:
         assert "\n" not in str(exc)
+        if exc.returncode == import_bars.NOTHING_ACCEPTED_EXIT:  # read, all rows quarantined
+            run = ImportRun.objects.latest("id")
+            assert run.accepted == 0 and run.quarantined_rows.count() == run.rejected > 0
+            assert Bar.objects.count() == before[0]
+            return
         assert (Bar.objects.count(), QuarantinedRow.objects.count()) == before
         return
     read, accepted, rejected, duplicates = map(int, SUMMARY.search(output).groups())
@@ -165,3 +170,44 @@ def test_import_of_a_broken_file_never_raises_anything_but_data_error(tmp_path):
     assert "1 blank line(s) skipped (not counted as rows)" in run.notes
     with pytest.raises(DataError):
         bars_import(write(tmp_path, "y.csv", "\x00" * 100), "XAUUSD", "H1")
+
+
+# --- exit status and single reporting (issue 8) ---------------------------------------------
+
+def test_a_file_with_every_row_rejected_exits_2_after_the_report_and_keeps_the_quarantine(
+        tmp_path, capsys, monkeypatch):
+    # run_from_argv closes every DB connection when it ends; the test reads the DB after it.
+    from django.core.management import base
+
+    monkeypatch.setattr(base.connections, "close_all", lambda: None)
+    bad = write(tmp_path, "allbad.csv", "\n".join([
+        MT5_HEADER,
+        "2024.03.08\tnot-a-time\t1\t2\t0.5\t1.5\t1\t0\t1",
+        mt5_row("2024-03-08 21:00", 2000, 1990, 1980, 2000)]) + "\n")
+    with pytest.raises(SystemExit) as caught:
+        import_bars.Command().run_from_argv(
+            ["manage.py", "import_bars", str(bad), "--symbol", "XAUUSD", "--timeframe", "H1"])
+    assert caught.value.code == import_bars.NOTHING_ACCEPTED_EXIT == 2
+    out, err = capsys.readouterr()
+    assert "read 2 = accepted 0 + rejected 2 + exact duplicates 0" in out  # the report first
+    run = ImportRun.objects.get()
+    assert err.strip() == (f"CommandError: {bad}: no row accepted (2 rejected, see import run "
+                           f"#{run.pk} and its quarantined rows)")
+    assert run.quarantined_rows.count() == 2 and not Bar.objects.exists()
+
+
+def test_a_file_with_some_rows_accepted_still_exits_0(tmp_path):
+    path, frame = a_week_file(tmp_path, extra=[mt5_row("2024-03-08 21:00", 2000, 1990, 1980,
+                                                       2000)])
+    output = run_command(str(path), "--symbol", "XAUUSD", "--timeframe", "H1")
+    assert f"accepted {len(frame)} + rejected 1" in output
+
+
+def test_an_unreadable_file_is_reported_once(tmp_path, capsys, caplog):
+    bad = write(tmp_path, "empty.csv", b"")
+    with pytest.raises(SystemExit):
+        import_bars.Command().run_from_argv(
+            ["manage.py", "import_bars", str(bad), "--symbol", "XAUUSD", "--timeframe", "H1"])
+    # stderr and every log record together: the reason appears exactly once.
+    seen = capsys.readouterr().err + "\n".join(r.getMessage() for r in caplog.records)
+    assert seen.count("the file is empty") == 1

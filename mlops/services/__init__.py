@@ -5,30 +5,59 @@ A package (registry, training, live, demo) re-exported here: import from ``mlops
 
 from __future__ import annotations
 
-from mlops.services.demo import DemoResult, ml_demo
-from mlops.services.live import (
-    features_snapshot_compute,
-    model_predict_latest,
-    prediction_make,
-    prediction_summary,
-)
-from mlops.services.registry import (
-    audit,
-    clear_estimator_cache,
-    model_activate,
-    model_estimator,
-    model_register,
-    model_retire,
-)
-from mlops.services.training import (
-    TuneOutcome,
-    default_cost,
-    model_check_lookahead,
-    model_train,
-    model_tune_threshold,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
+if TYPE_CHECKING:
+    from mlops.services.demo import (
+        DemoResult,
+        ml_demo,
+    )
+    from mlops.services.live import (
+        features_snapshot_compute,
+        model_predict_latest,
+        prediction_make,
+        prediction_summary,
+    )
+    from mlops.services.registry import (
+        audit,
+        clear_estimator_cache,
+        model_activate,
+        model_estimator,
+        model_register,
+        model_retire,
+    )
+    from mlops.services.training import (
+        TuneOutcome,
+        default_cost,
+        model_check_lookahead,
+        model_train,
+        model_tune_threshold,
+    )
+
+# Each name is imported from its submodule on first use (PEP 562): the admin and the API
+# import this package at start-up, and the submodules pull in pandas, numba, scikit-learn.
+# ``django.setup()`` and ``manage.py check`` must not pay for them (tests/test_startup.py).
+_EXPORTS: dict[str, str] = {
+    "DemoResult": "mlops.services.demo",
+    "ml_demo": "mlops.services.demo",
+    "features_snapshot_compute": "mlops.services.live",
+    "model_predict_latest": "mlops.services.live",
+    "prediction_make": "mlops.services.live",
+    "prediction_summary": "mlops.services.live",
+    "audit": "mlops.services.registry",
+    "clear_estimator_cache": "mlops.services.registry",
+    "model_activate": "mlops.services.registry",
+    "model_estimator": "mlops.services.registry",
+    "model_register": "mlops.services.registry",
+    "model_retire": "mlops.services.registry",
+    "TuneOutcome": "mlops.services.training",
+    "default_cost": "mlops.services.training",
+    "model_check_lookahead": "mlops.services.training",
+    "model_train": "mlops.services.training",
+    "model_tune_threshold": "mlops.services.training",
+}
+__all__ = [  # static, for linters and type checkers
     "DemoResult",
     "TuneOutcome",
     "audit",
@@ -47,3 +76,13 @@ __all__ = [
     "prediction_make",
     "prediction_summary",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

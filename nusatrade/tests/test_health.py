@@ -76,3 +76,37 @@ def test_concurrent_cache_probes_do_not_fail_each_other():
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(lambda _: _timed(_check_cache("default")), range(400)))
     assert all(r["ok"] for r in results)
+
+
+# A generous hang guard, not a timing assertion: the answer comes in about a second per
+# dependency; before the read timeouts the broker probe never returned.
+HANG_GUARD_SECONDS = 60
+
+
+def _redis_caches_at(url: str) -> dict:
+    from django.conf import settings
+
+    options = settings.REDIS_CLIENT_OPTIONS  # the timeouts production uses
+    return {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url,
+                        "OPTIONS": {**options, "IGNORE_EXCEPTIONS": True}},
+            "ratelimit": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url,
+                          "OPTIONS": dict(options)}}
+
+
+@pytest.mark.django_db
+def test_hung_redis_is_a_503_naming_every_redis_dependency(hung_server):
+    from nusatrade.tests.faults import run_bounded
+
+    with override_settings(CACHES=_redis_caches_at(hung_server.redis_url),
+                           CELERY_TASK_ALWAYS_EAGER=False,
+                           CELERY_BROKER_URL=hung_server.redis_url):
+        finished, outcome = run_bounded(lambda: Client().get("/healthz"), HANG_GUARD_SECONDS)
+    assert finished, "/healthz hung on a Redis that accepts and never answers"
+    response = outcome["result"]
+    body = response.json()
+    assert response.status_code == 503 and body["status"] == "unavailable"
+    assert body["checks"]["database"]["ok"] is True
+    for name in ("cache", "ratelimit_cache", "broker"):
+        assert body["checks"][name]["ok"] is False, name
+        assert "not answering" in body["checks"][name]["detail"]
+    assert hung_server.accepted >= 3  # each client really connected: a hang, not a refusal

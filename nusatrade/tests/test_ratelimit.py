@@ -84,8 +84,7 @@ def test_rotating_x_forwarded_for_does_not_reset_the_limit():
 
 
 @pytest.mark.django_db
-# Day windows: a minute window could roll over mid-test and reset the count.
-@override_settings(RATELIMIT_LOGIN="3/d")
+@override_settings(RATELIMIT_LOGIN_FAILURES="3/d")
 def test_same_username_from_many_ips_is_limited():
     codes = [APIClient().post("/api/v1/auth/token/", {"username": "victim", "password": "p"},
                               format="json", REMOTE_ADDR=f"198.51.100.{i}").status_code

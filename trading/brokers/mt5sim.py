@@ -1,4 +1,5 @@
-"""A simulator of the ``MetaTrader5`` module's market-data API, fed from bars and a clock.
+"""A simulator of the ``MetaTrader5`` module, fed from bars and a clock: market data here, the
+trading functions (a simulated account, fault injection) in :mod:`trading.brokers.mt5sim_trade`.
 
 Same call names, arguments, return shapes and failure style as the real module (pure: no
 Django, no Windows):
@@ -12,7 +13,8 @@ Django, no Windows):
   Position 0 is the CURRENT bar: while the clock is inside it, it is still forming (open as
   fed, close/high/low/volume only as far as the bar has run).
 - Failures answer ``None`` (``False`` for bool calls) and set ``last_error()``; success sets
-  ``(1, "Success")``. ``fail_next`` injects failures (the trading engine adds order faults).
+  ``(1, "Success")``. ``fail_next`` injects failures of any call; ``queue_fault`` scripts the
+  answers of ``order_send`` (see :mod:`trading.brokers.mt5sim_trade`).
 
 Timeframes not fed directly are built from the finest fed one (as the terminal builds every
 timeframe from M1). Simulator choices where the real terminal is not documented: an unknown
@@ -38,6 +40,8 @@ from marketdata.resample import aggregate_bins
 from trading.brokers import mt5 as mt5_codes
 from trading.brokers.base import InstrumentSpec, utc_now
 from trading.brokers.mt5 import utc_to_server, validate_server_timezone
+from trading.brokers.mt5_constants import CONSTANTS as TRADE_CONSTANTS
+from trading.brokers.mt5sim_trade import TradingSimulator
 
 TIMEFRAME_CONSTANTS: dict[str, int] = {
     "TIMEFRAME_M1": 1, "TIMEFRAME_M2": 2, "TIMEFRAME_M3": 3, "TIMEFRAME_M4": 4,
@@ -99,6 +103,40 @@ class _Symbol:
     spec: InstrumentSpec
     feeds: dict[str, pd.DataFrame]
     selected: bool = False
+    arrays: dict[str, _Arrays] = field(default_factory=dict)
+
+    def bars(self, timeframe: str) -> _Arrays:
+        """The feed as numpy arrays (built once: the order path reads quotes many times)."""
+        if timeframe not in self.arrays:
+            feed = self.feeds[timeframe]
+            spread = (feed["spread"].fillna(0).to_numpy(dtype="float64") if "spread" in feed
+                      else np.zeros(len(feed)))
+            self.arrays[timeframe] = _Arrays(
+                feed.index.as_unit("ns").asi8, feed["open"].to_numpy(dtype="float64"),
+                feed["high"].to_numpy(dtype="float64"), feed["low"].to_numpy(dtype="float64"),
+                feed["close"].to_numpy(dtype="float64"), spread,
+                timeframes.get(timeframe).delta.value)
+        return self.arrays[timeframe]
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    time: np.ndarray        # int64 ns, UTC open times
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    spread: np.ndarray      # points
+    step: int               # the timeframe in ns
+
+    def bar(self, i: int, now_ns: int, digits: int) -> tuple[float, float, float, float, bool]:
+        """(open, high, low, close, complete) of bar ``i`` as it stands at ``now_ns``."""
+        values = (float(self.open[i]), float(self.high[i]), float(self.low[i]),
+                  float(self.close[i]))
+        if now_ns >= self.time[i] + self.step:
+            return (*values, True)
+        fraction = float(now_ns - self.time[i]) / self.step
+        return (*forming_values(*values, fraction, digits), False)
 
 
 @dataclass
@@ -116,28 +154,39 @@ class _State:
     faults: dict[str, _Fault] = field(default_factory=dict)
 
 
+def forming_values(bar_open: float, high: float, low: float, close: float, fraction: float,
+                   digits: int) -> tuple[float, float, float, float]:
+    """(open, high, low, close) of a bar ``fraction`` of the way through: open as fed, the
+    close moved linearly from it, the extremes grown in proportion."""
+    now = bar_open + (close - bar_open) * fraction
+    top, bottom = max(bar_open, close), min(bar_open, close)
+    return (bar_open, round(max(bar_open, now) + (high - top) * fraction, digits),
+            round(min(bar_open, now) - (bottom - low) * fraction, digits), round(now, digits))
+
+
 def _forming(row: pd.Series, fraction: float, digits: int) -> pd.Series:
     """How a bar looks ``fraction`` of the way through: open as fed, the rest partial."""
-    close = row["open"] + (row["close"] - row["open"]) * fraction
-    top, bottom = max(row["open"], row["close"]), min(row["open"], row["close"])
     out = row.copy()
-    out["close"] = round(close, digits)
-    out["high"] = round(max(row["open"], close) + (row["high"] - top) * fraction, digits)
-    out["low"] = round(min(row["open"], close) - (bottom - row["low"]) * fraction, digits)
+    _open, out["high"], out["low"], out["close"] = forming_values(
+        row["open"], row["high"], row["low"], row["close"], fraction, digits)
     out["volume"] = max(1.0, float(np.floor(row["volume"] * fraction)))
     return out
 
 
-class MT5Simulator:
+class MT5Simulator(TradingSimulator):
     """One simulated terminal. Feed it with :meth:`add_symbol`, move time with :meth:`set_time`.
 
-    Module-like: ``sim.TIMEFRAME_H1``, ``sim.RES_E_FAIL``... are the real constants.
+    Module-like: ``sim.TIMEFRAME_H1``, ``sim.RES_E_FAIL``, ``sim.ORDER_TYPE_BUY``,
+    ``sim.TRADE_RETCODE_DONE``... are the real constants. The account starts with ``balance``
+    in ``currency`` at 1:``leverage``.
     """
 
     def __init__(self, clock: Callable[[], datetime] | None = None, *,
                  server_timezone: str = "UTC",
                  accounts: Mapping[int, tuple[str, str]] | None = None,
-                 max_bars: int = 100_000, build: int = 4755) -> None:
+                 max_bars: int = 100_000, build: int = 4755,
+                 balance: Decimal | str = Decimal("10000.00"), leverage: int = 100,
+                 currency: str = "USD") -> None:
         self._clock = clock or utc_now
         self.server_timezone = validate_server_timezone(server_timezone)
         self._accounts = dict(accounts or {})
@@ -146,6 +195,7 @@ class MT5Simulator:
         self._symbols: dict[str, _Symbol] = {}
         self._state = _State()
         self.calls: list[str] = []  # names of API calls, in order (for tests)
+        self._init_trading(balance=balance, leverage=leverage, currency=currency)
 
     # --- test controls ---------------------------------------------------------------------
     def set_time(self, when: datetime | str) -> None:
@@ -297,20 +347,28 @@ class MT5Simulator:
         return self._error(_CALL_FAILED) if tick is None else self._ok(tick)
 
     def _tick(self, entry: _Symbol) -> Tick | None:
-        finest = _finest(entry)
-        bars = self._feed_now(entry, finest)
-        if bars.empty:
+        """The quote now: the current bar's close as formed so far (plus any scripted quote
+        shift); after the last fed bar, that bar's close. Hot path of every order: numpy
+        arrays, no frame access."""
+        bars = entry.bars(_finest(entry))
+        now_ns = self.now().value
+        index = int(np.searchsorted(bars.time, now_ns, side="right")) - 1
+        if index < 0:
             return None
-        last = bars.iloc[-1]
-        now = self.now()
-        end = bars.index[-1] + timeframes.get(finest).delta
-        when = min(now, end - pd.Timedelta(seconds=1))
-        seconds = int(utc_to_server(pd.DatetimeIndex([when]), self.server_timezone)[0])
-        points = float(last.get("spread", 0.0))
-        spread = (0.0 if np.isnan(points) else points) * float(entry.spec.point)
-        bid = float(last["close"])
-        return Tick(time=seconds, bid=bid, ask=round(bid + spread, entry.spec.digits), last=0.0,
+        digits = entry.spec.digits
+        close = bars.bar(index, now_ns, digits)[3]
+        when_ns = min(now_ns, int(bars.time[index]) + bars.step - 1_000_000_000)
+        seconds = self._server_seconds_of(when_ns)
+        spread = float(bars.spread[index]) * float(entry.spec.point)
+        shift = float(self._shifts.get(entry.spec.symbol, 0))
+        bid = float(round(close + shift, digits))        # plain floats, as the real module
+        return Tick(time=int(seconds), bid=bid, ask=float(round(bid + spread, digits)), last=0.0,
                     volume=0, time_msc=seconds * 1000, flags=6, volume_real=0.0)
+
+    def _server_seconds_of(self, utc_ns: int) -> int:
+        if self.server_timezone in ("", "UTC", "Etc/UTC", "GMT"):
+            return utc_ns // 1_000_000_000
+        return int(utc_to_server(pd.DatetimeIndex([utc_ns], tz="UTC"), self.server_timezone)[0])
 
     # --- rates ------------------------------------------------------------------------------
     def _feed_now(self, entry: _Symbol, timeframe: str) -> pd.DataFrame:
@@ -319,7 +377,7 @@ class MT5Simulator:
         now = self.now()
         delta = timeframes.get(timeframe).delta
         feed = entry.feeds[timeframe]
-        bars = feed[feed.index <= now]
+        bars = feed.iloc[: int(feed.index.searchsorted(now, side="right"))]
         if len(bars) and now < bars.index[-1] + delta:
             bars = bars.copy()
             fraction = (now - bars.index[-1]) / delta
@@ -410,5 +468,5 @@ def _seconds(value: datetime | int) -> int:
     return std_calendar.timegm(stamp.timetuple())
 
 
-for _name, _value in {**TIMEFRAME_CONSTANTS, **RES_CONSTANTS}.items():
+for _name, _value in {**TIMEFRAME_CONSTANTS, **RES_CONSTANTS, **TRADE_CONSTANTS}.items():
     setattr(MT5Simulator, _name, _value)

@@ -146,3 +146,12 @@ def test_margin_of_gold_at_1_to_100():
 def test_pip_size_defaults_to_ten_points():
     spec = InstrumentSpec("EURUSD", 5, D("0.00001"), D("100000"), D("0.00001"), D("1"))
     assert spec.pip_size == D("0.00010")
+
+
+def test_to_decimal_takes_numpy_floats_exactly():
+    import numpy as np
+
+    from trading.pnl import to_decimal
+
+    assert to_decimal(np.float64(2350.1)) == D("2350.1")
+    assert to_decimal(0.01) == D("0.01")

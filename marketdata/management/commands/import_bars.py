@@ -1,7 +1,8 @@
 """Import a bar file: ``manage.py import_bars PATH --symbol XAUUSD --timeframe H1``.
 
 Prints the quality report table and the line ``read N = accepted A + rejected R + exact
-duplicates D``. A file that cannot be read at all exits non-zero with a one-line reason.
+duplicates D``. A file that cannot be read at all exits 1 with a one-line reason; a file whose
+every row was rejected exits 2 after the report (its quarantine is stored).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from nusatrade.errors import DataError
 
 # Below this many lines a progress bar is noise.
 PROGRESS_MIN_LINES = 200_000
+# Exit status when the file was read but every row was rejected (1: the file is unreadable).
+NOTHING_ACCEPTED_EXIT = 2
 
 
 class Command(BaseCommand):
@@ -47,6 +50,12 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"{path}: {_one_line(str(exc))}") from None
         self.stdout.write(import_run_report(run))
+        if run.accepted == 0:
+            # The report above and the quarantine (stored) say why; a script must not take
+            # "nothing imported" for success.
+            raise CommandError(
+                f"{path}: no row accepted ({run.rejected} rejected, see import run #{run.pk} "
+                "and its quarantined rows)", returncode=NOTHING_ACCEPTED_EXIT)
 
     def _progress_factory(self) -> Callable[[str, int], tqdm]:
         """tqdm bars on stderr, only when it is a terminal and the file is large."""

@@ -1,7 +1,9 @@
-"""Celery tasks of market data. Thin: ids in, one service call, a JSON-safe result out.
+"""Celery tasks of the trading app. Thin: ids in, one service call, a JSON-safe result out.
 
-``fetch_bars`` is periodic (scheduled per account/symbol/timeframe with Celery beat) and is
-also the ``fetch_bars`` management command. Retry policy lives here; idempotency lives in the
+``fetch_bars`` (the live bar fetch, moved here from ``marketdata`` with its broker call; its
+Celery name stays ``marketdata.fetch_bars`` so stored beat schedules keep working) is periodic
+(scheduled per account/symbol/timeframe with Celery beat) and is also the ``fetch_bars``
+management command. Retry policy lives here; idempotency lives in the
 service (``bars_upsert``), so a redelivered or repeated task stores nothing twice.
 """
 
@@ -12,8 +14,8 @@ from typing import Any
 from celery import shared_task
 
 from accounts.models import TradingAccount
-from marketdata.live import bars_fetch_live
 from nusatrade.errors import TemporaryBrokerError
+from trading.livebars import bars_fetch_live
 
 
 @shared_task(

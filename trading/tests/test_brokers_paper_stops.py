@@ -150,11 +150,13 @@ def test_a_modified_stop_is_the_one_that_fills():
     s = Scenario({"XAUUSD": frame}, ENTRY_CLOCK)
     opened = s.place("XAUUSD", BUY, "0.10", sl="2340.00")
     s.clock.set("2024-03-05 11:10")
-    changed = s.broker.modify_position(opened.position_ticket, D("2349.00"), D("2360.00"))
+    changed = s.broker.modify_position(opened.position_ticket, D("2349.00"), D("2360.00"),
+                                       client_id="NTmod", magic=77)
     assert changed.retcode == 10009
     s.clock.set("2024-03-05 13:10")
     [out] = s.out_deals()
     assert (out.reason, out.price) == (DealReason.STOP_LOSS, D("2348.90"))
+    assert (out.client_id, out.magic) == ("[sl 2349.00]", 77)   # MT5's comment, our magic
 
 
 def test_positions_without_stops_stay_open_through_any_bar():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -29,7 +30,7 @@ import pandas as pd
 
 from marketdata import calendar, synthetic, timeframes
 from nusatrade.errors import BrokerError, ConfigurationError
-from trading.brokers import retcodes
+from trading.brokers import mt5_records, retcodes
 from trading.brokers.base import (
     BAR_COLUMNS,
     MAX_BARS_PER_REQUEST,
@@ -277,6 +278,14 @@ class PaperBroker(BrokerClient):
 
     # -- orders --------------------------------------------------------------------------------
     def place_market_order(self, order: MarketOrder) -> OrderOutcome:
+        """Open (or, with ``position_ticket``, close) at the price at the clock. A malformed
+        client id, magic or SL/TP is the caller's bug: DataError, nothing recorded (as
+        MT5Broker). SL/TP are normalised to the symbol's digits; 0 means none."""
+        _validate_identity(order.client_id, order.magic)
+        spec = self._specs.get(order.symbol)
+        if spec is not None:
+            order = replace(order, sl=mt5_records.normalise_level(spec, order.sl),
+                            tp=mt5_records.normalise_level(spec, order.tp))
         with self._session() as (book, now):
             if order.position_ticket is not None:
                 return self._close(book, now, order.position_ticket, order.volume,
@@ -328,9 +337,10 @@ class PaperBroker(BrokerClient):
     def _close(self, book: PaperBook, now: datetime, ticket: int, volume: Decimal | None,
                client_id: str, magic: int, side: OrderSide | None = None) -> OrderOutcome:
         position = book.positions.get(ticket)
-        if position is None:
-            return self._refused(client_id, retcodes.POSITION_CLOSED,
-                                 f"no open position {ticket}")
+        refusal = _refuse_position(position, ticket, magic)
+        if refusal is not None:
+            return self._refused(client_id, *refusal)
+        assert position is not None
         spec = self._specs[position.symbol]
         volume = position.volume if volume is None else volume
         refusal = (checks.refuse_close_volume(volume, position.volume, spec)
@@ -350,19 +360,24 @@ class PaperBroker(BrokerClient):
 
     def close_position(self, ticket: int, *, client_id: str, magic: int,
                        volume: Decimal | None = None) -> OrderOutcome:
+        _validate_identity(client_id, magic)
         with self._session() as (book, now):
             return self._close(book, now, ticket, volume, client_id, magic)
 
     def modify_position(self, ticket: int, sl: Decimal | None, tp: Decimal | None,
                         *, client_id: str = "", magic: int = 0) -> OrderOutcome:
+        _validate_identity(client_id, magic)
         with self._session() as (book, now):
             position = book.positions.get(ticket)
-            if position is None:
-                return self._refused(client_id, retcodes.POSITION_CLOSED,
-                                     f"no open position {ticket}")
+            refusal = _refuse_position(position, ticket, magic)
+            if refusal is not None:
+                return self._refused(client_id, *refusal)
+            assert position is not None
+            spec = self._specs[position.symbol]
+            sl = mt5_records.normalise_level(spec, sl)
+            tp = mt5_records.normalise_level(spec, tp)
             if (sl, tp) == (position.sl, position.tp):
                 return self._refused(client_id, retcodes.NO_CHANGES, "SL and TP are unchanged")
-            spec = self._specs[position.symbol]
             refusal = self._refuse_closed(now)
             if refusal is None:
                 quote = self._quote(book.settings, position.symbol, now)
@@ -401,3 +416,23 @@ class PaperBroker(BrokerClient):
 
 def _reason(magic: int) -> DealReason:
     return DealReason.CLIENT if magic == 0 else DealReason.EXPERT
+
+
+def _validate_identity(client_id: str, magic: int) -> None:
+    """Our orders carry a positive magic and a short ASCII client id (MT5Broker's rule, so a
+    caller behaves the same on both brokers). Magic 0 is a person at the terminal: any
+    comment goes."""
+    if magic != 0 or isinstance(magic, bool) or not isinstance(magic, int):
+        mt5_records.validate_identity(client_id, magic)
+
+
+def _refuse_position(position: PaperPosition | None, ticket: int,
+                     magic: int) -> checks.Refusal:
+    """An unknown or closed position (10036), or one opened with another magic: NusaTrade
+    never touches a position it did not open (MT5Broker refuses the same way)."""
+    if position is None:
+        return retcodes.POSITION_CLOSED, f"no open position {ticket}"
+    if position.magic != magic:
+        return retcodes.INVALID, (f"position {ticket} carries magic {position.magic}, not "
+                                  f"{magic}: it is not touched")
+    return None

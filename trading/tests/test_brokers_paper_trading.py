@@ -100,7 +100,14 @@ def test_eurusd_buy_and_sell_to_the_cent(side, entry, exit_, profit):
     [out] = s.out_deals()
     assert out.profit == pnl.profit(side.sign, D("1.00"), D(entry), D(exit_), EURUSD)
     assert out.profit == D(profit)
-    assert out.commission == D("-7.00")
+    # gross (bid to bid) +-120.00; spread 3 pips = 0.0003 x 100,000 = 30.00; slippage 1 pip on
+    # each of two fills = 20.00
+    gross = pnl.profit(side.sign, D("1.00"), D("1.08500"), D("1.08620"), EURUSD)
+    spread = pnl.spread_cost(D("1.00"), EURUSD.pips(3), EURUSD)
+    slippage = pnl.slippage_cost(D("1.00"), EURUSD.pips(1), EURUSD)
+    assert (abs(gross), spread, slippage) == (D("120.00"), D("30.00"), D("20.00"))
+    assert out.profit == gross - spread - slippage
+    assert out.commission == D("-7.00") == -pnl.commission(D("1.00"), D("7"))
     assert s.broker.account_info().balance == D("10000") + D(profit) - D("7.00")
 
 

@@ -19,6 +19,7 @@ swap nights and the stop-out rule, in time order.
 
 from __future__ import annotations
 
+import contextvars
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -60,6 +61,10 @@ from trading.pnl import to_decimal
 # ``count`` of them when there are that many), oldest first, bars convention.
 HistoryLoader = Callable[[str, str, pd.Timestamp, int], pd.DataFrame]
 DEFAULT_SETTINGS = PaperSettings(login="paper")
+# The quotes read during one broker call (each symbol's price at the clock is read once per
+# call, not once per use; a later call reads again, so newly stored bars are seen).
+_CALL_QUOTES: contextvars.ContextVar[dict | None] = contextvars.ContextVar("paper_quotes",
+                                                                          default=None)
 
 
 class PaperBroker(BrokerClient):
@@ -150,8 +155,18 @@ class PaperBroker(BrokerClient):
 
     def _quote(self, settings: PaperSettings, symbol: str, now: datetime) -> Quote:
         """Bid/spread at the clock: the open of the bar containing ``now`` (the forming bar:
-        nothing but its open is read). With no such bar (market closed, a hole in the stored
-        bars) the last close before it."""
+        nothing but its open is read), stored or continued like :meth:`latest_closed_bars`.
+        With no such bar (the market is closed) the last close before it."""
+        cache = _CALL_QUOTES.get()
+        key = (symbol, now, settings)
+        if cache is not None and key in cache:
+            return cache[key]
+        quote = self._read_quote(settings, symbol, now)
+        if cache is not None:
+            cache[key] = quote
+        return quote
+
+    def _read_quote(self, settings: PaperSettings, symbol: str, now: datetime) -> Quote:
         spec = self.symbol_info(symbol)
         tf = timeframes.get(settings.timeframe)
         current = calendar.to_utc_timestamp(now).floor(tf.delta)
@@ -193,10 +208,14 @@ class PaperBroker(BrokerClient):
         if self._store is None:
             raise ConfigurationError("this paper broker has no account store: market data only "
                                      "(build it with trading.brokers.broker_for(account))")
-        with self._store.transaction() as book:
-            now = self._clock()
-            self._catch_up(book, now)
-            yield book, now
+        token = _CALL_QUOTES.set({})
+        try:
+            with self._store.transaction() as book:
+                now = self._clock()
+                self._catch_up(book, now)
+                yield book, now
+        finally:
+            _CALL_QUOTES.reset(token)
 
     def _catch_up(self, book: PaperBook, now: datetime) -> None:
         """Apply every bar closed since ``book.last_bar``: SL/TP, swap nights and stop-out at

@@ -214,3 +214,24 @@ def pd_hours(hours: int):
     from datetime import timedelta
 
     return timedelta(hours=hours)
+
+
+def test_spread_from_the_bars_spread_column():
+    # the 10:00 bar's spread column says 25 points: 0.25 on XAUUSD
+    frame = bars("2024-03-04", "2024-03-09", 2350.0, spread_points=25.0)
+    s = Scenario({"XAUUSD": frame}, "2024-03-05 10:15", spread_from_bars=True)
+    tick = s.broker.tick("XAUUSD")
+    assert (tick.bid, tick.ask) == (D("2350.00"), D("2350.25"))
+    assert s.place("XAUUSD", BUY, "0.10").price == D("2350.35")
+
+
+def test_defaults_are_the_backtest_commands():
+    from backtests.engine import BacktestConfig
+    from backtests.services.params import BacktestParams
+    from trading.brokers.paper import PaperSettings
+
+    params, settings = BacktestParams(), PaperSettings(login="x")
+    assert settings.spread_pips == params.spread_pips == D("3")
+    assert settings.slippage_pips == params.slippage_pips == D("1")
+    assert float(settings.commission_per_lot) == BacktestConfig().commission_per_lot == 0.0
+    assert settings.stop_out_level == pnl.STOP_OUT_LEVEL == D("50")

@@ -46,7 +46,7 @@ from trading.brokers.base import (
     Tick,
 )
 from trading.brokers.retcodes import Policy
-from trading.pnl import InstrumentSpec, to_decimal
+from trading.pnl import InstrumentSpec
 
 logger = logging.getLogger("nusatrade.brokers.mt5")
 
@@ -234,12 +234,9 @@ class MT5Trading:
 
         request = _Request("close", position.symbol, client_id, magic, build, lookup,
                            position_ticket=int(ticket))
-        problem = self._not_ours(position, magic) or records.volume_problem(spec, amount)
-        if problem is None and amount > position.volume:
-            problem = f"close volume {amount} exceeds the position's {position.volume} lots"
-        if problem:
-            code = None if position.magic != magic else retcodes.INVALID_VOLUME
-            return _rejected(request, code, f"refused before sending: {problem}", 0)
+        refusal = self._close_refusal(position, magic, spec, amount)
+        if refusal is not None:
+            return _rejected(request, refusal[0], f"refused before sending: {refusal[1]}", 0)
         return self._send(request, spec)
 
     def modify_position(self, ticket: int, sl: Decimal | None, tp: Decimal | None,
@@ -279,6 +276,20 @@ class MT5Trading:
         if problem:
             return _rejected(request, None, f"refused before sending: {problem}", 0)
         return self._send(request, spec)
+
+    def _close_refusal(self, position: BrokerPosition, magic: int, spec: InstrumentSpec,
+                       amount: Decimal) -> tuple[int | None, str] | None:
+        """(retcode, why) when closing ``amount`` of ``position`` must not be sent."""
+        not_ours = self._not_ours(position, magic)
+        if not_ours:
+            return None, not_ours
+        problem = records.volume_problem(spec, amount)
+        if problem:
+            return retcodes.INVALID_VOLUME, problem
+        if amount > position.volume:
+            return (retcodes.INVALID_CLOSE_VOLUME,
+                    f"close volume {amount} exceeds the position's {position.volume} lots")
+        return None
 
     @staticmethod
     def _not_ours(position: BrokerPosition, magic: int) -> str | None:
@@ -382,7 +393,8 @@ class MT5Trading:
             deal_ticket=int(result.deal),
             position_ticket=(deal.position_ticket if deal is not None
                              else request.position_ticket or int(result.order)),
-            volume=to_decimal(result.volume), price=spec.round_price(to_decimal(result.price)),
+            volume=records.decimal_of(result.volume),
+            price=spec.round_price(records.decimal_of(result.price)),
             time=deal.time if deal is not None else self._clock(), attempts=sends,
             retries=tuple(request.retries))
 

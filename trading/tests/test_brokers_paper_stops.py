@@ -142,7 +142,8 @@ def test_stops_are_checked_from_the_entry_bar_on():
     s.clock.set("2024-03-05 11:05")
     [out] = s.out_deals()
     assert out.reason is DealReason.STOP_LOSS
-    assert out.time == pd.Timestamp("2024-03-05 10:00", tz="UTC").to_pydatetime()
+    # the engine times it at the bar's open; the entry was at 10:15: never before the entry
+    assert out.time == pd.Timestamp(ENTRY_CLOCK, tz="UTC").to_pydatetime()
 
 
 def test_a_modified_stop_is_the_one_that_fills():

@@ -358,7 +358,7 @@ class PaperBroker(BrokerClient):
         position = book.positions.get(ticket)
         refusal = _refuse_position(position, ticket, magic)
         if refusal is not None:
-            return self._refused(client_id, *refusal)
+            return self._refused(client_id, *refusal, ticket)
         assert position is not None
         spec = self._specs[position.symbol]
         volume = position.volume if volume is None else volume
@@ -368,7 +368,7 @@ class PaperBroker(BrokerClient):
             refusal = retcodes.INVALID, (f"closing a {position.side.value} position needs a "
                                          f"{position.side.opposite.value} order")
         if refusal is not None:
-            return self._refused(client_id, *refusal)
+            return self._refused(client_id, *refusal, ticket)
         quote = self._quote(book.settings, position.symbol, now)
         price = ledger.deal_price(position.side.opposite, quote,
                                   ledger.slippage_of(book.settings, spec))
@@ -390,13 +390,14 @@ class PaperBroker(BrokerClient):
             position = book.positions.get(ticket)
             refusal = _refuse_position(position, ticket, magic)
             if refusal is not None:
-                return self._refused(client_id, *refusal)
+                return self._refused(client_id, *refusal, ticket)
             assert position is not None
             spec = self._specs[position.symbol]
             sl = mt5_records.normalise_level(spec, sl)
             tp = mt5_records.normalise_level(spec, tp)
             if (sl, tp) == (position.sl, position.tp):
-                return self._refused(client_id, retcodes.NO_CHANGES, "SL and TP are unchanged")
+                return self._refused(client_id, retcodes.NO_CHANGES, "SL and TP are unchanged",
+                                     ticket)
             refusal = self._refuse_closed(now)
             if refusal is None:
                 quote = self._quote(book.settings, position.symbol, now)
@@ -404,7 +405,7 @@ class PaperBroker(BrokerClient):
                                                 spec)
                            or checks.refuse_stops(position.side, sl, tp, quote, spec))
             if refusal is not None:
-                return self._refused(client_id, *refusal)
+                return self._refused(client_id, *refusal, ticket)
             position.sl, position.tp = sl, tp
             return OrderOutcome(state=OrderState.FILLED, retcode=retcodes.DONE,
                                 message=retcodes.meaning(retcodes.DONE), client_id=client_id,
@@ -419,9 +420,11 @@ class PaperBroker(BrokerClient):
             position_ticket=deal.position_ticket, volume=deal.volume, price=deal.price,
             time=deal.time)
 
-    def _refused(self, client_id: str, retcode: int, detail: str) -> OrderOutcome:
+    def _refused(self, client_id: str, retcode: int, detail: str,
+                 position_ticket: int | None = None) -> OrderOutcome:
         return OrderOutcome(state=OrderState.REJECTED, retcode=retcode,
-                            message=f"{retcodes.meaning(retcode)}: {detail}", client_id=client_id)
+                            message=f"{retcodes.meaning(retcode)}: {detail}", client_id=client_id,
+                            position_ticket=position_ticket)
 
     def _rejected(self, book: PaperBook, now: datetime, order: MarketOrder, retcode: int,
                   detail: str) -> OrderOutcome:

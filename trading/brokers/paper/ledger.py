@@ -196,8 +196,9 @@ def stop_exit_bid(position: PaperPosition, bar: Bar) -> tuple[int, Decimal | Non
 
 def apply_bar(book: PaperBook, spec: InstrumentSpec, bar: Bar) -> list[BrokerDeal]:
     """SL/TP of ``bar.symbol``'s open positions inside ``bar``; deals are timed at the bar's
-    open, as the backtester times its exits, and carry the position's magic and MT5's comment
-    ("[sl 2348.40]"), never the opening order's client id (one client id is one order)."""
+    open, as the backtester times its exits (at the entry, in the entry bar), and carry the
+    position's magic and MT5's comment ("[sl 2348.40]"), never the opening order's client id
+    (one client id is one order)."""
     deals = []
     slippage = slippage_of(book.settings, spec)
     for position in sorted(book.positions.values(), key=lambda p: p.ticket):
@@ -212,8 +213,11 @@ def apply_bar(book: PaperBook, spec: InstrumentSpec, bar: Bar) -> list[BrokerDea
             why, comment = DealReason.STOP_LOSS, f"[sl {position.sl:.{spec.digits}f}]"
         else:
             why, comment = DealReason.TAKE_PROFIT, f"[tp {position.tp:.{spec.digits}f}]"
+        # A position opened inside this (its entry) bar is priced at the bar's open, like the
+        # engine's entry; its exit is not timed before its entry.
+        time = max(bar.time, position.time)
         deals.append(close_position(book, spec, position, volume=position.volume, price=price,
-                                    time=bar.time, reason=why, magic=position.magic,
+                                    time=time, reason=why, magic=position.magic,
                                     client_id=comment)[1])
     return deals
 

@@ -55,6 +55,7 @@ from trading.brokers.base import (
 from trading.brokers.paper import checks, ledger
 from trading.brokers.paper.book import PaperBook, PaperPosition, PaperSettings, PaperStore
 from trading.brokers.paper.ledger import Bar, Quote
+from trading import pnl
 from trading.pnl import to_decimal
 
 # (symbol, timeframe, until, count) -> stored bars with time <= until (at least the last
@@ -331,7 +332,7 @@ class PaperBroker(BrokerClient):
         if refusal is None and quote is not None:
             price = ledger.deal_price(order.side, quote, ledger.slippage_of(book.settings, spec))
             quotes = {**self._quotes(book, now), order.symbol: quote}
-            margin = self._margin(book, spec, order.volume, price)
+            margin = pnl.margin_required(order.volume, price, spec, book.settings.leverage)
             refusal = checks.refuse_margin(ledger.figures(book, self._specs, quotes), margin)
         if refusal is not None:
             return self._rejected(book, now, order, *refusal)
@@ -339,12 +340,6 @@ class PaperBroker(BrokerClient):
             book, symbol=order.symbol, side=order.side, volume=order.volume, price=price,
             sl=order.sl, tp=order.tp, magic=order.magic, client_id=order.client_id, time=now)
         return self._filled(order.client_id, placed.ticket, deal)
-
-    def _margin(self, book: PaperBook, spec: InstrumentSpec, volume: Decimal,
-                price: Decimal) -> Decimal:
-        from trading import pnl
-
-        return pnl.margin_required(volume, price, spec, book.settings.leverage)
 
     def _refuse_closed(self, now: datetime) -> checks.Refusal:
         stamp = calendar.to_utc_timestamp(now)

@@ -31,6 +31,7 @@ import pandas as pd
 
 from marketdata import calendar, synthetic, timeframes
 from nusatrade.errors import BrokerError, ConfigurationError
+from trading import pnl
 from trading.brokers import mt5_records, retcodes
 from trading.brokers.base import (
     BAR_COLUMNS,
@@ -55,7 +56,6 @@ from trading.brokers.base import (
 from trading.brokers.paper import checks, ledger
 from trading.brokers.paper.book import PaperBook, PaperPosition, PaperSettings, PaperStore
 from trading.brokers.paper.ledger import Bar, Quote
-from trading import pnl
 from trading.pnl import to_decimal
 
 # (symbol, timeframe, until, count) -> stored bars with time <= until (at least the last

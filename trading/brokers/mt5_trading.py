@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from nusatrade.errors import BrokerError, TemporaryBrokerError
+from nusatrade.errors import TemporaryBrokerError
 from trading.brokers import mt5_constants as c
 from trading.brokers import mt5_records as records
 from trading.brokers import retcodes
@@ -322,7 +322,10 @@ class MT5Trading:
                 self._backoff(request, attempt, checked, "order_check")
                 continue
             sends += 1
-            result = self._module.order_send(payload)
+            try:
+                result = self._module.order_send(payload)
+            except Exception as exc:  # a bridge socket error: sent or not?
+                return self._resolve(request, None, None, sends, raised=exc)
             code = None if result is None else int(result.retcode)
             policy = (Policy.DONE if code in request.done_codes
                       else retcodes.policy(code))
@@ -408,10 +411,15 @@ class MT5Trading:
                 return records.deal_from(row, self._server_timezone)
         return None
 
-    def _resolve(self, request: _Request, code: int | None, result: Any,
-                 sends: int) -> OrderOutcome:
+    def _resolve(self, request: _Request, code: int | None, result: Any, sends: int,
+                 raised: Exception | None = None) -> OrderOutcome:
         """The answer was lost: look the client id up before anything is sent again."""
-        if result is None:
+        if raised is not None:
+            # The call itself failed (mt5linux: the link broke mid-call): the request may have
+            # reached the terminal. Reconnect for the look-up.
+            self._connected = False
+            why = f"order_send raised {type(raised).__name__}: {raised}"
+        elif result is None:
             error_code, description = self._module.last_error()
             from trading.brokers.mt5 import IPC_ERRORS
 
@@ -424,7 +432,7 @@ class MT5Trading:
                        "sent", request.action, request.symbol, request.client_id, why)
         try:
             found = request.lookup()
-        except BrokerError as exc:
+        except Exception as exc:  # whatever broke: still unknown
             return self._unknown(request, code, f"{why}; look-up failed: {exc}", sends)
         if found is None:
             return self._unknown(request, code, f"{why}; not found at the broker after the "

@@ -112,11 +112,16 @@ def _minutes(timeframe: str) -> int:
     return timeframes.get(timeframe).minutes
 
 
-def _paper_broker(clock: Clock) -> PaperBroker:
+def _paper_broker(account: TradingAccount, clock: Clock) -> PaperBroker:
+    """The paper broker trading ``account``'s paper book (created on first use from the
+    account's initial balance, currency and leverage)."""
     from trading.models import Instrument
+    from trading.paper.services import paper_account_ensure
+    from trading.paper.store import DatabaseStore
 
     specs = {i.symbol: InstrumentSpec.from_instrument(i) for i in Instrument.objects.all()}
-    return PaperBroker(specs, history=stored_history, clock=clock)
+    store = DatabaseStore(paper_account_ensure(account).pk)
+    return PaperBroker(specs, history=stored_history, clock=clock, store=store)
 
 
 def _mt5_broker(account: TradingAccount, clock: Clock, module: Any | None) -> MT5Broker:
@@ -146,7 +151,7 @@ def broker_for(account: TradingAccount, *, clock: Clock | None = None,
     """
     kind = account.broker
     if kind == PAPER:
-        return _paper_broker(clock or utc_now)
+        return _paper_broker(account, clock or utc_now)
     if kind == MT5:
         return _mt5_broker(account, clock or utc_now, mt5_module)
     raise ConfigurationError(f"account {account.pk}: unknown broker {kind!r}")

@@ -12,13 +12,13 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from trading.brokers.paper.book import (
+from trading.brokers.paper.defaults import (
     DEFAULT_COMMISSION_PER_LOT,
     DEFAULT_SLIPPAGE_PIPS,
     DEFAULT_SPREAD_PIPS,
+    DEFAULT_STOP_OUT_LEVEL,
     DEFAULT_TIMEFRAME,
 )
-from trading.pnl import STOP_OUT_LEVEL
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 PRICE = {"max_digits": 20, "decimal_places": 8}
@@ -73,7 +73,8 @@ class PaperAccount(models.Model):
                                              default=DEFAULT_COMMISSION_PER_LOT,
                                              validators=[non_negative],
                                              help_text="Money per lot per round trip.")
-    stop_out_level = models.DecimalField(max_digits=7, decimal_places=2, default=STOP_OUT_LEVEL,
+    stop_out_level = models.DecimalField(max_digits=7, decimal_places=2,
+                                         default=DEFAULT_STOP_OUT_LEVEL,
                                          validators=[non_negative],
                                          help_text="Margin level (%) below which the worst "
                                                    "position is closed.")

@@ -21,14 +21,16 @@ from decimal import Decimal
 from typing import Protocol
 
 from trading.brokers.base import BrokerDeal, BrokerOrderRecord, OrderSide
-from trading.pnl import STOP_OUT_LEVEL
 
 # The ``backtest`` command's defaults (backtests/management/commands/backtest.py): a default
 # paper account trades what a default backtest tested.
-DEFAULT_SPREAD_PIPS = Decimal("3")
-DEFAULT_SLIPPAGE_PIPS = Decimal("1")
-DEFAULT_COMMISSION_PER_LOT = Decimal("0")
-DEFAULT_TIMEFRAME = "H1"
+from trading.brokers.paper.defaults import (
+    DEFAULT_COMMISSION_PER_LOT,
+    DEFAULT_SLIPPAGE_PIPS,
+    DEFAULT_SPREAD_PIPS,
+    DEFAULT_TIMEFRAME,
+)
+from trading.pnl import STOP_OUT_LEVEL
 
 
 @dataclass(frozen=True)

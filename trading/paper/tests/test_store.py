@@ -205,3 +205,10 @@ def test_concurrent_processes_never_lose_a_balance_update(tmp_path):
     assert paper.balance == D("10000.00") - trips * D("0.50")
     assert PaperDeal.objects.filter(paper_account=paper, entry=DealEntry.OUT).count() == trips
     assert paper.next_ticket == 4 * trips + 1
+
+
+def test_the_paper_default_stop_out_is_pnl_s():
+    from trading.brokers.paper.defaults import DEFAULT_STOP_OUT_LEVEL
+    from trading.pnl import STOP_OUT_LEVEL
+
+    assert DEFAULT_STOP_OUT_LEVEL == STOP_OUT_LEVEL

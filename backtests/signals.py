@@ -67,7 +67,7 @@ class ModelSignals:
 
 def feature_set_for(model: MLModel, feature_set: FeatureSet | None = None) -> FeatureSet:
     """The feature set to run ``model`` with; ConfigurationError when the code changed."""
-    feature_set = feature_set or pipeline.default_feature_set()
+    feature_set = feature_set or pipeline.feature_set_for_id(model.feature_set_id)
     if feature_set.id != model.feature_set_id:
         raise ConfigurationError(
             f"model #{model.pk} was trained on features {model.feature_set_id} but the code "

@@ -252,3 +252,81 @@ def find_gaps(times: pd.DatetimeIndex, timeframe: str, holidays: Iterable[date] 
     counts = lasts - firsts + 1
     return [Gap(start=s, end=e, missing_bars=int(c), duration=e - s)
             for s, e, c in zip(starts, ends, counts, strict=True)]
+
+
+# --- The trading day as brokers' daily candles cut it -----------------------------------------
+# A forex trading day closes at 17:00 New York time, DST-aware (22:00 UTC in winter, 21:00 UTC
+# in summer), so a broker's D1 candle runs from 17:00 New York to 17:00 New York and Sunday's
+# evening session belongs to Monday's candle. UTC-midnight bins instead cut a two-hour Sunday
+# stub (22:00-24:00) off one D1 bar in six. ``"utc"`` keeps the old bins as an option.
+DAY_BOUNDARY_NY17 = "ny17"
+DAY_BOUNDARY_UTC = "utc"
+DAY_BOUNDARIES = (DAY_BOUNDARY_NY17, DAY_BOUNDARY_UTC)
+DEFAULT_DAY_BOUNDARY = DAY_BOUNDARY_NY17
+FOREX_DAY_ZONE = "America/New_York"
+FOREX_DAY_CLOSE_HOUR = 17
+# Local wall time + 7 h puts 17:00 New York on midnight: the date after the shift names the day.
+_NY17_SHIFT_NS = (24 - FOREX_DAY_CLOSE_HOUR) * HOUR_NS
+
+
+def validate_day_boundary(boundary: str) -> str:
+    """``boundary`` when it is one of ``DAY_BOUNDARIES``; ValueError naming the choices."""
+    if boundary not in DAY_BOUNDARIES:
+        raise ValueError(f"day boundary must be one of {', '.join(DAY_BOUNDARIES)}, "
+                         f"not {boundary!r}")
+    return boundary
+
+
+def _ny17_at(day: np.ndarray) -> np.ndarray:
+    """UTC ns of 17:00 New York on the eve of each trading day number (never ambiguous: DST
+    switches at 02:00 local)."""
+    local = (day * DAY_NS - _NY17_SHIFT_NS).astype("datetime64[ns]")
+    return pd.DatetimeIndex(local).tz_localize(FOREX_DAY_ZONE).as_unit("ns").asi8
+
+
+def trading_days(ns: np.ndarray, boundary: str = DEFAULT_DAY_BOUNDARY,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) in UTC ns of the trading day holding each time (int64 ns, any order).
+
+    ``"ny17"``: [17:00 New York of the eve, 17:00 New York of the day), 23 to 25 hours long
+    around a DST switch (which falls on a Sunday morning, when the market is closed).
+    ``"utc"``: [00:00 UTC, 24:00 UTC). Vectorised: one time-zone conversion of the times and
+    one of the distinct days.
+    """
+    ns = np.asarray(ns, dtype="int64")
+    if validate_day_boundary(boundary) == DAY_BOUNDARY_UTC or not ns.size:
+        start = ns // DAY_NS * DAY_NS
+        return start, start + DAY_NS
+    wall = pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(
+        FOREX_DAY_ZONE).tz_localize(None).as_unit("ns").asi8
+    day = (wall + _NY17_SHIFT_NS) // DAY_NS
+    distinct, which = np.unique(day, return_inverse=True)
+    return _ny17_at(distinct)[which], _ny17_at(distinct + 1)[which]
+
+
+def session_bins(ns: np.ndarray, bin_ns: int, boundary: str = DEFAULT_DAY_BOUNDARY,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) in UTC ns of the ``bin_ns`` bin holding each time, on the trading day's grid.
+
+    Bins of an hour or less are the UTC grid (every day boundary is a whole hour). Longer bins
+    that divide a day count from the trading day's start (H4 at 17, 21, 01, ... New York), and
+    the day's last bin ends with the day, so a 23- or 25-hour DST day has a short or long last
+    bin and no bin straddles two days. ``"utc"`` gives floor(t / bin) bins, as before.
+    """
+    ns = np.asarray(ns, dtype="int64")
+    if bin_ns <= HOUR_NS or validate_day_boundary(boundary) == DAY_BOUNDARY_UTC:
+        start = ns // bin_ns * bin_ns
+        return start, start + bin_ns
+    return bins_in_days(ns, *trading_days(ns, boundary), bin_ns)
+
+
+def bins_in_days(ns: np.ndarray, day_start: np.ndarray, day_end: np.ndarray, bin_ns: int,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the ``bin_ns`` bin of each time counted from its trading day's start
+    (``trading_days``); the last bin of a day ends with the day."""
+    if DAY_NS % bin_ns:
+        raise ValueError(f"a bin of {bin_ns / HOUR_NS:g} hours does not divide a trading day")
+    last = DAY_NS // bin_ns - 1
+    k = np.minimum((ns - day_start) // bin_ns, last)
+    start = day_start + k * bin_ns
+    return start, np.where(k == last, day_end, start + bin_ns)

@@ -83,7 +83,7 @@ def bars_generate_sample(symbol: str, timeframe: str = "H1", *, years: float = 2
 
 
 def _synthetic_bins(instrument_id: int, source: str, target: timeframes.Timeframe,
-                    frame: pd.DataFrame) -> np.ndarray:
+                    frame: pd.DataFrame, day_boundary: str) -> np.ndarray:
     """Open times (int64 ns) of the target bins that contain a synthetic source bar."""
     step = target.minutes * calendar.MINUTE_NS
     if not frame.attrs.get("synthetic", False):
@@ -96,14 +96,17 @@ def _synthetic_bins(instrument_id: int, source: str, target: timeframes.Timefram
     else:
         ns = calendar.to_ns(pd.DatetimeIndex(list(synthetic.values_list("time", flat=True)),
                                              tz="UTC"))
-    return np.unique(ns // step * step)
+    return np.unique(calendar.session_bins(ns, step, day_boundary)[0])
 
 
 def bars_resample(symbol: str, from_timeframe: str, to_timeframe: str, *,
                   start: str | datetime | None = None,
-                  end: str | datetime | None = None) -> DerivedResult:
+                  end: str | datetime | None = None,
+                  day_boundary: str = calendar.DEFAULT_DAY_BOUNDARY) -> DerivedResult:
     """Build complete ``to_timeframe`` bars from stored ``from_timeframe`` bars (rules in
-    ``marketdata.resample``) and store them; synthetic where any source bar is."""
+    ``marketdata.resample``) and store them; synthetic where any source bar is. D1 and H4 bins
+    follow the forex day (17:00 New York) unless ``day_boundary="utc"``."""
+    calendar.validate_day_boundary(day_boundary)
     source = timeframes.get(from_timeframe).name
     target = timeframes.get(to_timeframe)
     validate_timeframes(timeframes.get(source), target)
@@ -112,9 +115,10 @@ def bars_resample(symbol: str, from_timeframe: str, to_timeframe: str, *,
     if frame.empty:
         return _result(instrument.symbol, target.name, frame, [], 0)
     holidays = calendar.default_holidays(frame.index[0].year - 1, frame.index[-1].year + 1)
-    out = resample_bars(frame, target.name, from_timeframe=source, holidays=holidays)
+    out = resample_bars(frame, target.name, from_timeframe=source, holidays=holidays,
+                        day_boundary=day_boundary)
     tainted = np.isin(calendar.to_ns(out.index),
-                      _synthetic_bins(instrument.pk, source, target, frame))
+                      _synthetic_bins(instrument.pk, source, target, frame, day_boundary))
     outcomes = [bars_upsert(instrument.symbol, target.name, part, synthetic=flag)
                 for flag, part in ((False, out[~tainted]), (True, out[tainted])) if len(part)]
     return _result(instrument.symbol, target.name, out, outcomes, int(tainted.sum()))

@@ -1,9 +1,14 @@
-"""Resample bars to a longer timeframe on UTC boundaries. Pure: no Django.
+"""Resample bars to a longer timeframe on UTC or forex-day boundaries. Pure: no Django.
 
 Rules (docs/marketdata-derived.md):
 
-- Bins are left-closed, left-labelled and aligned to UTC: H4 at 00, 04, 08 ... UTC, D1 at
-  00:00 UTC (the epoch is midnight, and every timeframe divides a day).
+- Bins are left-closed and left-labelled. ``day_boundary="utc"`` (this module's default, kept
+  for the broker adapters and the synthetic generator): aligned to UTC, H4 at 00, 04, 08 ...
+  UTC, D1 at 00:00 UTC (the epoch is midnight, and every timeframe divides a day).
+  ``day_boundary="ny17"`` (the default of ``resample_bars``'s command and service): D1 is the
+  forex trading day, 17:00 to 17:00 New York, DST-aware, as brokers' daily candles are (labelled
+  at its UTC start, 22:00 or 21:00 UTC), and H4 bins count from that start; bins of an hour or
+  less are the same on both (``marketdata.calendar.session_bins``).
 - open = first open, high = max high, low = min low, close = last close, volume = sum.
   spread = the bin's MAX spread (the worst seen: cost estimates stay conservative); NaN spreads
   are skipped, a bin with only NaN spreads gets NaN.
@@ -67,24 +72,32 @@ def infer_timeframe(frame: pd.DataFrame) -> str:
     raise DataError(f"bars are {minutes} minutes apart: not a known timeframe", column="time")
 
 
-def _bins(ns: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bin open time of every source bar, and the index of each bin's first bar."""
-    bins = ns // step * step
+def _bins(ns: np.ndarray, step: int, day_boundary: str,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin open time and end of every source bar, and the index of each bin's first bar."""
+    bins, ends = calendar.session_bins(ns, step, day_boundary)
     starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
-    return bins, starts
+    return bins, ends, starts
 
 
-def aggregate_bins(frame: pd.DataFrame, to_timeframe: str) -> pd.DataFrame:
+def aggregate_bins(frame: pd.DataFrame, to_timeframe: str, *,
+                   day_boundary: str = calendar.DAY_BOUNDARY_UTC) -> pd.DataFrame:
     """Every non-empty bin of ``frame`` at ``to_timeframe``, partial bins included.
 
     The building block of :func:`resample_bars` (which drops partial bins) and of the MT5
     simulator's still-forming bar. Hot path: numpy ``reduceat`` over sorted times.
     """
+    return _aggregate(frame, to_timeframe, day_boundary)[0]
+
+
+def _aggregate(frame: pd.DataFrame, to_timeframe: str, day_boundary: str,
+               ) -> tuple[pd.DataFrame, np.ndarray]:
+    """(bins, each bin's end in ns)."""
     ns = _validate_frame(frame)
     step = timeframes.get(to_timeframe).minutes * calendar.MINUTE_NS
     if not ns.size:
-        return _empty(frame)
-    bins, starts = _bins(ns, step)
+        return _empty(frame), np.array([], dtype="int64")
+    bins, bin_ends, starts = _bins(ns, step, day_boundary)
     ends = np.r_[starts[1:], ns.size] - 1
     col = {c: frame[c].to_numpy(dtype="float64") for c in frame.columns if c in
            (*REQUIRED_COLUMNS, "spread")}
@@ -97,7 +110,7 @@ def aggregate_bins(frame: pd.DataFrame, to_timeframe: str) -> pd.DataFrame:
     }
     if "spread" in col:
         out["spread"] = np.fmax.reduceat(col["spread"], starts)
-    return pd.DataFrame(out, index=calendar.utc_index(bins[starts]))
+    return pd.DataFrame(out, index=calendar.utc_index(bins[starts])), bin_ends[starts]
 
 
 def _empty(frame: pd.DataFrame) -> pd.DataFrame:
@@ -114,11 +127,13 @@ def validate_timeframes(source: timeframes.Timeframe, target: timeframes.Timefra
 
 
 def resample_bars(frame: pd.DataFrame, to_timeframe: str, *, from_timeframe: str | None = None,
-                  holidays: Iterable[date] = ()) -> pd.DataFrame:
+                  holidays: Iterable[date] = (),
+                  day_boundary: str = calendar.DAY_BOUNDARY_UTC) -> pd.DataFrame:
     """Complete ``to_timeframe`` bars built from ``frame`` (rules in the module docstring).
 
     ``from_timeframe`` defaults to the smallest step between bars; ``holidays`` only matters
-    for deciding whether the first bin started before the data did.
+    for deciding whether the first bin started before the data did; ``day_boundary`` is
+    ``"utc"`` or ``"ny17"`` (the forex day).
     """
     source = timeframes.get(from_timeframe or infer_timeframe(frame))
     target = timeframes.get(to_timeframe)
@@ -129,10 +144,9 @@ def resample_bars(frame: pd.DataFrame, to_timeframe: str, *, from_timeframe: str
     source_step = source.minutes * calendar.MINUTE_NS
     if np.any(ns % source_step):
         raise DataError(f"bar times are not on the UTC {source.name} grid", column="time")
-    out = aggregate_bins(frame, target.name)
-    step = target.minutes * calendar.MINUTE_NS
+    out, bin_end = _aggregate(frame, target.name, day_boundary)
     bin_ns = calendar.to_ns(out.index)
-    keep = bin_ns + step <= ns[-1] + source_step
+    keep = bin_end <= ns[-1] + source_step
     if bin_ns[0] < ns[0] and len(calendar.expected_times(out.index[0], frame.index[0],
                                                          source.name, holidays)):
         keep[0] = False

@@ -40,11 +40,11 @@ def _pct(value: float | None) -> str:
 class MLModelAdmin(ReadOnlyAdmin):
     list_display = ("id", "name", "version", "symbol", "timeframe", "algorithm", "status",
                     "threshold", "test_accuracy", "test_coverage", "walk_forward_accuracy",
-                    "synthetic", "created_at")
+                    "fingerprint_short", "lookahead_state", "synthetic", "created_at")
     list_filter = ("status", "algorithm", "timeframe", "instrument", "synthetic")
     list_select_related = ("instrument", "created_by")
     search_fields = ("name", "instrument__symbol")
-    readonly_fields = [f.name for f in MLModel._meta.fields]
+    readonly_fields = [*(f.name for f in MLModel._meta.fields), "identity_state"]
     actions = ["activate_model", "retire_models"]
 
     @admin.display(description="symbol", ordering="instrument__symbol")
@@ -63,6 +63,28 @@ class MLModelAdmin(ReadOnlyAdmin):
     def walk_forward_accuracy(self, obj: MLModel) -> str:
         summary = obj.metrics.get("walk_forward", {}).get("summary", {})
         return _pct(summary.get("pooled_accuracy"))
+
+    @admin.display(description="fingerprint")
+    def fingerprint_short(self, obj: MLModel) -> str:
+        return obj.fingerprint[:12] if obj.fingerprint else "none (retrain)"
+
+    @admin.display(description="look-ahead")
+    def lookahead_state(self, obj: MLModel) -> str:
+        """The last look-ahead check and whether it ran on the model's fingerprint (stored
+        figures only: the list makes no file reads)."""
+        check = obj.metrics.get("lookahead") or {}
+        if not check:
+            return "not checked"
+        verdict = "clean" if check.get("clean") else "LOOK-AHEAD"
+        if check.get("fingerprint") != obj.fingerprint or not obj.fingerprint:
+            return f"{verdict}, on another fingerprint"
+        return verdict
+
+    @admin.display(description="fingerprint vs the running code")
+    def identity_state(self, obj: MLModel) -> str:
+        """On the detail page: does the fingerprint still match, and if not, what changed."""
+        changes = services.model_identity_changes(obj)
+        return "matches" if not changes else "NO LONGER MATCHES: " + "; ".join(changes)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Viewing is allowed; the change form has only read-only fields. Actions need it.

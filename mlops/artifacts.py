@@ -1,12 +1,17 @@
 """Model files: skops + a JSON manifest, SHA-256 verified, trusted directory only (no Django).
 
 A model is saved as ``<name>.skops`` with ``<name>.json`` beside it (feature-set name and hash,
-params, training window, label spec, threshold, metrics, the file's SHA-256). Loading checks,
-in order, and refuses loudly (``ArtifactIntegrityError``) when any check fails:
+the model fingerprint and its components, params, training window, label spec, threshold,
+metrics, the file's SHA-256); the registry records both files' SHA-256. Loading checks, in
+order, and refuses loudly (``ArtifactIntegrityError``) when any check fails:
 
 1. the file resolves inside the trusted directory (no ``..``, absolute path or symlink escape);
 2. its SHA-256 equals the one the registry recorded (a changed or swapped file is refused);
 3. skops finds no type outside ``TRUSTED_TYPES`` (skops never unpickles arbitrary objects).
+
+The file is read ONCE: its bytes are hashed, checked and deserialised from the same buffer, so
+nothing can swap the file between the hash check and the load. The manifest is read the same
+way (``read_verified_manifest``).
 
 The trusted directory is passed in (``settings.ARTIFACTS_DIR`` in the services), so this module
 stays pure.
@@ -52,6 +57,7 @@ class SavedArtifact:
     manifest_path: Path
     sha256: str
     size: int
+    manifest_sha256: str = ""
 
 
 def sha256_file(path: Path) -> str:
@@ -76,42 +82,69 @@ def save_artifact(estimator: Any, manifest: dict[str, Any], directory: Path,
     if untrusted:
         raise ArtifactError(f"estimator holds types outside TRUSTED_TYPES: {sorted(untrusted)}")
     _atomic_write(path, lambda fh: fh.write(data))
-    digest = sha256_file(path)
+    digest = hashlib.sha256(data).hexdigest()
     body = json.dumps({**manifest, "artifact": path.name, "sha256": digest}, indent=2,
-                      sort_keys=True, default=str)
-    _atomic_write(manifest_path, lambda fh: fh.write(body.encode()))
-    return SavedArtifact(path, manifest_path, digest, path.stat().st_size)
+                      sort_keys=True, default=str).encode()
+    _atomic_write(manifest_path, lambda fh: fh.write(body))
+    return SavedArtifact(path, manifest_path, digest, len(data),
+                         hashlib.sha256(body).hexdigest())
+
+
+def read_verified(relative_path: str, expected_sha256: str, trusted_dir: Path,
+                  what: str = "model file") -> bytes:
+    """The bytes of ``trusted_dir/relative_path``, read once, after checks 1 and 2."""
+    path = _inside(Path(trusted_dir), relative_path)
+    if not path.is_file():
+        raise ArtifactError(f"{what} {relative_path} is missing from {trusted_dir}")
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha256:
+        raise ArtifactIntegrityError(
+            f"REFUSING TO LOAD {relative_path}: its SHA-256 is {actual} but the registry "
+            f"recorded {expected_sha256}. The {what} was changed or replaced after training. "
+            "Restore the original file or retrain; do not edit the registry to match."
+        )
+    return data
 
 
 def verify_artifact(relative_path: str, expected_sha256: str, trusted_dir: Path) -> Path:
     """The file's path once checks 1 and 2 of the module doc pass; raises otherwise."""
-    path = _inside(Path(trusted_dir), relative_path)
-    if not path.is_file():
-        raise ArtifactError(f"model file {relative_path} is missing from {trusted_dir}")
-    actual = sha256_file(path)
-    if actual != expected_sha256:
-        raise ArtifactIntegrityError(
-            f"REFUSING TO LOAD {relative_path}: its SHA-256 is {actual} but the registry "
-            f"recorded {expected_sha256}. The file was changed or replaced after training. "
-            "Restore the original file or retrain; do not edit the registry to match."
-        )
-    return path
+    read_verified(relative_path, expected_sha256, trusted_dir)
+    return _inside(Path(trusted_dir), relative_path)
 
 
-def load_artifact(relative_path: str, expected_sha256: str, trusted_dir: Path) -> Any:
-    """The estimator in ``trusted_dir/relative_path`` after every check in the module doc."""
-    path = verify_artifact(relative_path, expected_sha256, trusted_dir)
-    untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+def load_bytes(data: bytes, relative_path: str) -> Any:
+    """The estimator in ``data`` (already hash-verified) after the skops type check (3)."""
+    untrusted = set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
     if untrusted:
         raise ArtifactIntegrityError(
             f"REFUSING TO LOAD {relative_path}: it contains untrusted types {sorted(untrusted)}"
         )
-    return sio.load(path, trusted=list(TRUSTED_TYPES))
+    return sio.loads(data, trusted=list(TRUSTED_TYPES))
+
+
+def load_artifact(relative_path: str, expected_sha256: str, trusted_dir: Path) -> Any:
+    """The estimator in ``trusted_dir/relative_path`` after every check in the module doc,
+    deserialised from the very bytes that were hashed."""
+    return load_bytes(read_verified(relative_path, expected_sha256, trusted_dir), relative_path)
+
+
+def manifest_path(relative_path: str) -> str:
+    """The manifest's path (relative, like the model file's) beside ``relative_path``."""
+    return str(Path(relative_path).with_suffix(MANIFEST_SUFFIX))
 
 
 def read_manifest(relative_path: str, trusted_dir: Path) -> dict[str, Any]:
     path = _inside(Path(trusted_dir), relative_path).with_suffix(MANIFEST_SUFFIX)
     return json.loads(path.read_text())
+
+
+def read_verified_manifest(relative_path: str, expected_sha256: str,
+                           trusted_dir: Path) -> dict[str, Any]:
+    """The manifest beside the model file ``relative_path``, read once and hash-verified."""
+    data = read_verified(manifest_path(relative_path), expected_sha256, trusted_dir,
+                         what="manifest")
+    return json.loads(data)
 
 
 def _inside(directory: Path, relative: str) -> Path:

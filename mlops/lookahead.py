@@ -7,19 +7,32 @@ and compare. A feature that reads the future gives a different value when the fu
 missing; a model that depends on it may give a different decision. Any difference is reported
 by name, bar and size, and makes the check fail.
 
-Which bars: ``points`` bars drawn at random over the history, plus every bar in the most recent
-``window`` bars where the model would trade (a check of HOLD bars alone says little about
-trades).
+Which bars (``select_bars``): every bar in the most recent ``window`` bars where the model
+would trade (a check of HOLD bars alone says little about trades); a deterministic set at every
+kind of calendar boundary, where a higher-timeframe join or a session rule would leak first
+(the first and last bar of a week, of a trading day, of an H4 bin, and the bars on each side of
+a holiday closure: ``per_kind`` of each, evenly spread over the history, the latest included);
+and ``points`` bars drawn at random. The report states the coverage: how many of each kind,
+and how many of the traded bars.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from marketdata.calendar import (
+    DAY_BOUNDARY_NY17,
+    DAY_NS,
+    DEFAULT_DAY_BOUNDARY,
+    HOUR_NS,
+    bins_in_days,
+    trading_days,
+)
 from mlops.gating import decision_name
 from mlops.labels import HOLD
 
@@ -29,6 +42,15 @@ DecideFn = Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]]
 Progress = Callable[[int, int], None]
 RTOL = 1e-9
 ATOL = 1e-12
+DEFAULT_PER_KIND = 8
+# Boundary kinds, in report order, with the words the report uses.
+BOUNDARY_KINDS: dict[str, str] = {
+    "week_first": "first bar of a week", "week_last": "last bar of a week",
+    "day_first": "first bar of a trading day", "day_last": "last bar of a trading day",
+    "h4_first": "first bar of an H4 bin", "h4_last": "last bar of an H4 bin",
+    "holiday": "bar next to a holiday closure",
+}
+_EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday; Monday = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +86,9 @@ class LookaheadReport:
     proba_changes: tuple[DecisionChange, ...] = ()
     title: str = "Look-ahead check"
     notes: tuple[str, ...] = field(default=())
+    # kind -> bars checked ("random", "traded", BOUNDARY_KINDS) and "traded_in_window"
+    coverage: Mapping[str, int] = field(default_factory=dict)
+    fingerprint: str = ""  # the model fingerprint the check ran on (set by the service)
 
     @property
     def clean(self) -> bool:
@@ -90,29 +115,105 @@ class LookaheadReport:
                 for f, n, size, first in self.changed_features()],
             "changed_decisions": len(self.decision_changes),
             "changed_probabilities": len(self.proba_changes),
+            "coverage": dict(self.coverage),
+            "fingerprint": self.fingerprint,
         }
 
     def render(self) -> str:
         return "\n".join(line.rstrip() for line in _render(self))
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The bars to check (sorted positions) and how many of each kind (a bar may be several)."""
+
+    positions: np.ndarray
+    coverage: dict[str, int]
+
+    @property
+    def n_random(self) -> int:
+        return self.coverage.get("random", 0)
+
+    @property
+    def n_trades(self) -> int:
+        return self.coverage.get("traded", 0)
+
+
+def _firsts_and_lasts(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    firsts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    return firsts, np.r_[firsts[1:] - 1, key.size - 1]
+
+
+def _day_number(day_start: np.ndarray) -> np.ndarray:
+    """The date a trading day is named after (a New York day starts on its eve, 21-22 UTC)."""
+    return (day_start + 12 * HOUR_NS) // DAY_NS
+
+
+def _holiday_sides(day: np.ndarray) -> np.ndarray:
+    """Positions of the bars on each side of a closure that swallows a Monday-Friday day."""
+    jumps = np.flatnonzero(np.diff(day) >= 2)
+    sides = []
+    for i in jumps:
+        missing = np.arange(day[i] + 1, day[i + 1])
+        if ((missing + _EPOCH_WEEKDAY) % 7 < 5).any():
+            sides += [i, i + 1]
+    return np.array(sides, dtype=np.int64)
+
+
+def boundary_candidates(times: pd.DatetimeIndex, day_boundary: str = DEFAULT_DAY_BOUNDARY,
+                        ) -> dict[str, np.ndarray]:
+    """Positions of every bar at each kind of boundary (``BOUNDARY_KINDS``). Trading days and
+    H4 bins follow ``day_boundary`` (the features' bins); weeks and holidays the forex day."""
+    ns = pd.DatetimeIndex(times).as_unit("ns").asi8
+    if not ns.size:
+        return {kind: np.array([], dtype=np.int64) for kind in BOUNDARY_KINDS}
+    day_start, day_end = trading_days(ns, day_boundary)
+    h4_start, _ = bins_in_days(ns, day_start, day_end, 4 * HOUR_NS)
+    forex_day = _day_number(trading_days(ns, DAY_BOUNDARY_NY17)[0])
+    out = {}
+    for prefix, key in (("week", (forex_day + _EPOCH_WEEKDAY) // 7), ("day", day_start),
+                        ("h4", h4_start)):
+        out[f"{prefix}_first"], out[f"{prefix}_last"] = _firsts_and_lasts(key)
+    out["holiday"] = _holiday_sides(forex_day)
+    return out
+
+
+def _spread(candidates: np.ndarray, k: int) -> np.ndarray:
+    """``k`` of ``candidates`` evenly spread, the first and the latest included."""
+    if candidates.size <= k:
+        return candidates
+    return np.unique(candidates[np.linspace(0, candidates.size - 1, k).round().astype(int)])
+
+
 def select_bars(decisions: np.ndarray, first: int, points: int, window: int,
-                rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
-    """(sorted positions, n random, n trade bars): random bars from ``first`` on, plus every
-    trading bar among the last ``window`` bars."""
+                rng: np.random.Generator, times: pd.DatetimeIndex | None = None, *,
+                per_kind: int = DEFAULT_PER_KIND,
+                day_boundary: str = DEFAULT_DAY_BOUNDARY) -> Selection:
+    """Every trading bar among the last ``window`` bars, ``per_kind`` bars of each boundary kind
+    (when ``times`` is given) and ``points`` random bars, all from ``first`` on."""
     n = len(decisions)
     candidates = np.arange(first, n)
     random = rng.choice(candidates, size=min(points, len(candidates)), replace=False)
     recent = np.arange(max(first, n - window), n)
     trades = recent[np.asarray(decisions)[recent] != HOLD]
-    return np.union1d(random, trades), len(random), len(trades)
+    coverage = {"random": len(random), "traded": len(trades), "traded_in_window": len(trades),
+                "window": len(recent)}
+    chosen = [random, trades]
+    if times is not None:
+        for kind, positions in boundary_candidates(times, day_boundary).items():
+            picked = _spread(positions[positions >= first], per_kind)
+            coverage[kind] = len(picked)
+            chosen.append(picked)
+    positions = np.unique(np.concatenate(chosen).astype(np.int64))
+    coverage["total"] = len(positions)
+    return Selection(positions, coverage)
 
 
 def check_lookahead(bars: pd.DataFrame, compute_features: FeaturesFn, positions: Sequence[int],
                     decide: DecideFn | None = None, *, n_random: int = 0, n_trade_bars: int = 0,
                     full_features: pd.DataFrame | None = None, lookback: int | None = None,
                     progress: Progress | None = None, title: str = "Look-ahead check",
-                    ) -> LookaheadReport:
+                    coverage: Mapping[str, int] | None = None) -> LookaheadReport:
     """Recompute features (and decisions) with history cut at each position and compare.
 
     ``lookback`` (optional) keeps only that many bars before each cut, as the live cycle does;
@@ -131,12 +232,12 @@ def check_lookahead(bars: pd.DataFrame, compute_features: FeaturesFn, positions:
     cut = pd.DataFrame(cut_values, index=full.index[positions], columns=full.columns)
     full_at = full.iloc[positions].astype(np.float64)
     report = LookaheadReport(tuple(full_at.index), n_random, n_trade_bars,
-                             feature_changes=_feature_changes(full_at, cut), title=title)
+                             feature_changes=_feature_changes(full_at, cut), title=title,
+                             coverage=dict(coverage or {}))
     if decide is None:
         return report
     decision_changes, proba_changes = _decision_changes(full_at, cut, decide)
-    return LookaheadReport(report.checked, n_random, n_trade_bars, report.feature_changes,
-                           decision_changes, proba_changes, title)
+    return replace(report, decision_changes=decision_changes, proba_changes=proba_changes)
 
 
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -175,6 +276,7 @@ def _render(r: LookaheadReport) -> list[str]:
         lines.append(f"Checked {len(r.checked)} bars ({r.n_random} picked at random, "
                      f"{r.n_trade_bars} where the model trades) from {_fmt_time(r.checked[0])} "
                      f"to {_fmt_time(r.checked[-1])}.")
+    lines += _render_coverage(r.coverage)
     lines += ["For each bar, everything after it was removed and the features, probability and",
               "decision were recomputed from what existed at that bar's close, then compared",
               "with the run over the full history.", *r.notes, ""]
@@ -186,6 +288,20 @@ def _render(r: LookaheadReport) -> list[str]:
               "probability(ies) changed when the future was removed.",
               "Results of this model cannot be trusted until this is fixed.", ""]
     lines += _render_features(r) + _render_decisions(r)
+    return lines
+
+
+def _render_coverage(coverage: Mapping[str, Any]) -> list[str]:
+    """The coverage lines: traded bars first (the ones that matter), then each boundary kind."""
+    if not coverage:
+        return []
+    lines = ["Coverage:",
+             f"  traded bars: {coverage.get('traded', 0)} of the "
+             f"{coverage.get('traded_in_window', 0)} non-HOLD decisions in the last "
+             f"{coverage.get('window', 0)} bars (all of them)",
+             f"  random bars: {coverage.get('random', 0)}"]
+    lines += [f"  {words}: {coverage[kind]}" for kind, words in BOUNDARY_KINDS.items()
+              if kind in coverage]
     return lines
 
 
@@ -221,3 +337,34 @@ def _render_decisions(r: LookaheadReport) -> list[str]:
     if len(changes) > 20:
         lines.append(f"  ... and {len(changes) - 20} more")
     return lines
+
+
+# --- Too good to be true ---------------------------------------------------------------------
+# Next-bar direction of a liquid market is close to a coin flip: published H1 models that hold
+# up out of sample sit around 51-55% accuracy and an AUC of 0.52-0.58. A test accuracy above
+# 60% (or 10 points above the majority class, when labels are unbalanced) or an AUC above 0.65
+# is far more often a leak (a feature reading the future, overlapping windows, a shuffled split)
+# than an edge; the planted-signal test series tops out at 0.62 with a real, causal edge.
+MAX_PLAUSIBLE_ACCURACY = 0.60
+MAX_PLAUSIBLE_AUC = 0.65
+MAX_ACCURACY_OVER_MAJORITY = 0.10
+
+
+def _majority_share(balance: Mapping[str, Any] | None) -> float:
+    share = (balance or {}).get("share_up")
+    return 0.5 if share is None else max(float(share), 1.0 - float(share))
+
+
+def implausible_metrics(metrics: Mapping[str, Any]) -> list[str]:
+    """One line per figure too good for market data (test window and walk-forward)."""
+    test = metrics.get("test") or {}
+    summary = (metrics.get("walk_forward") or {}).get("summary") or {}
+    majority = _majority_share((metrics.get("class_balance") or {}).get("test"))
+    limit = max(MAX_PLAUSIBLE_ACCURACY, majority + MAX_ACCURACY_OVER_MAJORITY)
+    figures = [("test accuracy", test.get("accuracy"), limit),
+               ("test ROC AUC", test.get("roc_auc"), MAX_PLAUSIBLE_AUC),
+               ("walk-forward pooled accuracy", summary.get("pooled_accuracy"), limit),
+               ("walk-forward mean ROC AUC", (summary.get("roc_auc") or {}).get("mean"),
+                MAX_PLAUSIBLE_AUC)]
+    return [f"{name} {value:.3f} is above {bound:.2f}: implausibly high for market data"
+            for name, value, bound in figures if value is not None and value > bound]

@@ -34,8 +34,10 @@ class MLModel(models.Model):
     """A trained model: what it was trained on, how well it did, and where its file is.
 
     ``artifact_path`` is relative to ``settings.ARTIFACTS_DIR``; the file is loaded only when its
-    SHA-256 equals ``artifact_sha256``. ``params`` holds the resolved algorithm parameters and
-    the training configuration (splits, costs, seed) needed to reproduce the windows.
+    SHA-256 equals ``artifact_sha256``, the manifest's equals ``manifest_sha256`` and the
+    ``fingerprint`` still matches the code (``mlops.services.registry.model_estimator``).
+    ``params`` holds the resolved algorithm parameters and the training configuration (splits,
+    costs, seed) needed to reproduce the windows.
     """
 
     name = models.CharField(max_length=100)
@@ -57,6 +59,14 @@ class MLModel(models.Model):
     metrics = models.JSONField(default=dict)
     artifact_path = models.CharField(max_length=255)
     artifact_sha256 = models.CharField(max_length=64)
+    manifest_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the JSON manifest beside the file.")
+    fingerprint = models.CharField(
+        max_length=64, blank=True,
+        help_text="SHA-256 of the identity components (feature code, libraries, label spec, "
+                  "bars source): mlops.identity.")
+    fingerprint_components = models.JSONField(
+        default=dict, blank=True, help_text="The fingerprint's components, to name what changed.")
     status = models.CharField(max_length=10, choices=ModelStatus.choices,
                               default=ModelStatus.CANDIDATE)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,

@@ -26,6 +26,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,14 @@ class FeatureSet:
     lookback_bars: int | None = None
     # (bars, n_last) -> the last n_last rows from a bounded window (the live cycle's way)
     latest: Callable[[pd.DataFrame, int], pd.DataFrame] | None = None
+    # What the model fingerprint hashes as "the feature code" (mlops.identity): module names
+    # and/or callables; empty = the source of compute, valid and latest.
+    code: tuple[Any, ...] = ()
+    # Options the id already reflects (e.g. the day boundary), stored with the fingerprint.
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def code_items(self) -> tuple[Any, ...]:
+        return self.code or tuple(f for f in (self.compute, self.valid, self.latest) if f)
 
     def latest_rows(self, bars: pd.DataFrame, n_last: int = 1) -> pd.DataFrame:
         if self.latest is not None:
@@ -64,12 +73,28 @@ class FeatureSet:
                          index=features.index)
 
 
-def default_feature_set() -> FeatureSet:
-    """The production features of ``mlops.features``."""
+def default_feature_set(day_boundary: str | None = None) -> FeatureSet:
+    """The production features of ``mlops.features`` (D1 on the forex day unless
+    ``day_boundary="utc"``)."""
     from mlops import features
 
-    return FeatureSet(features.feature_set_id(), features.compute_features, features.valid_rows,
-                      features.LOOKBACK_BARS, features.compute_latest_features)
+    boundary = day_boundary or features.DAY_BOUNDARY
+    return FeatureSet(features.feature_set_id(boundary),
+                      partial(features.compute_features, day_boundary=boundary),
+                      features.valid_rows, features.LOOKBACK_BARS,
+                      partial(features.compute_latest_features, day_boundary=boundary),
+                      code=features.CODE_MODULES, options={"day_boundary": boundary})
+
+
+def feature_set_for_id(feature_set_id: str) -> FeatureSet:
+    """The production feature set whose id is ``feature_set_id`` (one per day boundary), or the
+    default one when none is (the caller's id check then names both)."""
+    from mlops import features
+
+    for boundary in features.DAY_BOUNDARIES:
+        if features.feature_set_id(boundary) == feature_set_id:
+            return default_feature_set(boundary)
+    return default_feature_set()
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "nusatrade.apps.NusaTradeConfig",
     "accounts",
     "trading",
+    "trading.paper",
     "marketdata",
     "mlops",
     "backtests",

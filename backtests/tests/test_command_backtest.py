@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from backtests.models import BacktestRun, RunStatus
-from mlops.services import model_activate
+from mlops.services import model_activate, model_check_lookahead
 
 
 def run_command(name: str, *args: str) -> str:
@@ -99,6 +99,7 @@ def test_help_says_spread_and_slippage_are_pips():
 
 def test_demo_backtests_the_active_model_after_its_training_window(model, settings, tmp_path):
     settings.REPORTS_DIR = tmp_path / "reports"
+    model_check_lookahead(model, points=3, window=20, per_kind=1)  # activation requires it
     model_activate(model, None, "test: the demo picks the active model")
     text = run_command("backtest_demo")
     run = BacktestRun.objects.get()

@@ -197,3 +197,44 @@ def test_find_gaps_agrees_with_a_slow_reference(seed: int, holiday_offset: int):
     assert sum(g.missing_bars for g in gaps) == expected_missing
     for gap in gaps:
         assert not present[(present >= gap.start) & (present < gap.end)].size
+
+
+# --- the forex trading day (17:00 New York, DST-aware) ---------------------------------------
+
+def _utc(text: str) -> int:
+    return int(pd.Timestamp(text, tz="UTC").as_unit("ns").value)
+
+
+@pytest.mark.parametrize(("time", "start", "hours"), [
+    ("2024-01-09 21:59", "2024-01-08 22:00", 24),  # winter: 17:00 New York = 22:00 UTC
+    ("2024-01-09 22:00", "2024-01-09 22:00", 24),
+    ("2024-07-09 20:59", "2024-07-08 21:00", 24),  # summer: 21:00 UTC
+    ("2024-07-09 21:00", "2024-07-09 21:00", 24),
+    ("2024-03-10 12:00", "2024-03-09 22:00", 23),  # Sat-Sun day holding the spring switch
+    ("2024-11-03 12:00", "2024-11-02 21:00", 25),  # ...and the autumn switch
+])
+def test_forex_trading_day_runs_from_17_to_17_new_york(time, start, hours):
+    ns = np.array([_utc(time)])
+    day_start, day_end = calendar.trading_days(ns)
+    assert day_start[0] == _utc(start)
+    assert (day_end[0] - day_start[0]) == hours * calendar.HOUR_NS
+
+
+def test_utc_trading_day_is_midnight_to_midnight():
+    day_start, day_end = calendar.trading_days(np.array([_utc("2024-07-09 21:30")]), "utc")
+    assert day_start[0] == _utc("2024-07-09") and day_end[0] == _utc("2024-07-10")
+
+
+def test_h4_bins_on_the_forex_day_and_a_long_last_bin_on_a_25_hour_day():
+    ns = np.array([_utc("2024-01-10 01:30"), _utc("2024-11-03 21:30")])
+    start, end = calendar.session_bins(ns, 4 * calendar.HOUR_NS)
+    assert start[0] == _utc("2024-01-09 22:00") and end[0] == _utc("2024-01-10 02:00")
+    # The 25-hour day Nov 2 21:00 -> Nov 3 22:00 UTC: its last bin holds 5 hours.
+    assert start[1] == _utc("2024-11-03 17:00") and end[1] == _utc("2024-11-03 22:00")
+    m15 = calendar.session_bins(ns, 15 * calendar.MINUTE_NS)[0]
+    assert m15[0] == _utc("2024-01-10 01:30")  # an hour or less: the UTC grid
+
+
+def test_unknown_day_boundary_names_the_choices():
+    with pytest.raises(ValueError, match="ny17, utc"):
+        calendar.trading_days(np.array([0]), "tokyo")

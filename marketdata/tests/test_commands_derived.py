@@ -120,3 +120,20 @@ def test_resample_to_a_shorter_timeframe_is_refused():
     with pytest.raises(CommandError, match="whole multiple"):
         run("resample_bars", "--from", "H1", "--to", "M15")
     assert not Bar.objects.filter(timeframe="M15").exists()
+
+
+def test_resample_to_d1_follows_the_forex_day_by_default_and_utc_on_request():
+    run("generate_sample_data", "--timeframe", "H1", "--years", "0.05")
+    line = run("resample_bars", "--from", "H1", "--to", "D1")
+    d1 = load_bars("XAUUSD", "D1")
+    assert "SYNTHETIC" in line and len(d1) > 5
+    ny = d1.index.tz_convert("America/New_York")
+    assert set(ny.hour) == {17}  # 17:00 New York: 22:00 UTC in winter, 21:00 in summer
+    Bar.objects.filter(timeframe="D1").delete()
+    run("resample_bars", "--from", "H1", "--to", "D1", "--day-boundary", "utc")
+    assert set(load_bars("XAUUSD", "D1").index.hour) == {0}
+
+
+def test_resample_refuses_an_unknown_day_boundary():
+    with pytest.raises(CommandError):
+        call_command("resample_bars", "--from", "H1", "--to", "D1", "--day-boundary", "tokyo")

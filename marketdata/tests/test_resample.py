@@ -139,3 +139,64 @@ def test_aggregate_bins_keeps_the_partial_bins():
     out = aggregate_bins(EIGHT_M15.iloc[1:-1], "H1")
     assert list(out.index.strftime("%H:%M")) == ["10:00", "11:00"]
     assert out["open"].iloc[0] == 2000.5 and out["close"].iloc[-1] == 2001.5
+
+
+# --- the forex day (17:00 New York) ---------------------------------------------------------
+
+def _ny_oracle(h1: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """pandas on New York wall time + 7 h (17:00 becomes midnight), labels back in UTC."""
+    shift = pd.Timedelta("7h")
+    wall = h1.set_axis(h1.index.tz_convert("America/New_York").tz_localize(None) + shift)
+    out = wall.resample(freq).agg({"open": "first", "high": "max", "low": "min",
+                                   "close": "last", "volume": "sum", "spread": "max"})
+    out = out.dropna(subset=["open"])
+    label = (out.index - shift).tz_localize("America/New_York").tz_convert("UTC")
+    return out.set_axis(label.as_unit("us").rename("time"))
+
+
+def test_forex_day_d1_bars_open_at_17_new_york_across_the_dst_switch():
+    # Across the US switch to daylight time (Sunday 2024-03-10).
+    h1 = generate_bars("H1", years=0.1, seed=3, start="2024-02-26")
+    d1 = resample_bars(h1, "D1", day_boundary="ny17")
+    ny = d1.index.tz_convert("America/New_York")
+    assert set(ny.hour) == {17} and set(d1.index.hour) == {21, 22}
+    expected = _ny_oracle(h1, "1D").loc[d1.index]
+    pd.testing.assert_frame_equal(d1, expected, check_freq=False, check_index_type=False)
+
+
+def test_forex_day_d1_bars_have_no_sunday_stub():
+    # Winter, when the synthetic week (Sunday 22:00 to Friday 22:00 UTC) is New York's. (In
+    # summer its fixed-UTC Friday 21:00 bar is after New York's 17:00 close: a broker
+    # following New York has no such bar.)
+    h1 = generate_bars("H1", years=0.1, seed=3, start="2024-01-08")
+    d1 = resample_bars(h1, "D1", day_boundary="ny17")
+    utc = resample_bars(h1, "D1")
+    assert (utc.index.day_of_week == 6).any()  # UTC bins: a two-hour Sunday candle...
+    assert (utc["volume"] < 0.2 * utc["volume"].median()).any()
+    per_day = pd.Series(d1.index, index=d1.index).reindex(h1.index, method="ffill")
+    assert per_day.value_counts().sort_index().iloc[1:-1].min() >= 23  # ...none on forex days
+    assert not (d1.index.tz_convert("America/New_York").day_of_week.isin([4, 5])).any()
+    assert len(d1) < len(utc)
+
+
+def test_forex_day_h4_bins_count_from_17_new_york():
+    h1 = generate_bars("H1", years=0.1, seed=4, start="2024-02-26")
+    h4 = resample_bars(h1, "H4", day_boundary="ny17")
+    winter = h4.index < pd.Timestamp("2024-03-09", tz="UTC")
+    summer = h4.index > pd.Timestamp("2024-03-11", tz="UTC")
+    assert set(h4.index[winter].hour) <= {22, 2, 6, 10, 14, 18}
+    assert set(h4.index[summer].hour) <= {21, 1, 5, 9, 13, 17}
+    expected = _ny_oracle(h1, "4h").loc[h4.index]
+    pd.testing.assert_frame_equal(h4, expected, check_freq=False, check_index_type=False)
+
+
+def test_forex_day_partial_last_day_is_not_emitted():
+    h1 = generate_bars("H1", years=0.05, seed=5, start="2024-01-08")
+    cut = h1.loc[:"2024-01-10 12:00"]  # Wednesday's forex day runs to 22:00 UTC
+    d1 = resample_bars(cut, "D1", day_boundary="ny17")
+    assert d1.index[-1] == pd.Timestamp("2024-01-08 22:00", tz="UTC")  # Tuesday's candle
+
+
+def test_unknown_day_boundary_is_refused():
+    with pytest.raises(ValueError, match="ny17, utc"):
+        resample_bars(EIGHT_M15, "H4", day_boundary="tokyo")

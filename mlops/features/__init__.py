@@ -5,17 +5,20 @@ Public API::
     compute_features(bars) -> DataFrame          all rows, FEATURE_COLUMNS, NaN in warm-up
     compute_latest_features(bars, n_last=1)      last rows from the last LOOKBACK_BARS bars
     valid_rows(features) -> Series[bool]         rows past every warm-up
-    FEATURE_SET_NAME, FEATURE_COLUMNS, FEATURE_SET_HASH, feature_set_id()
-    WARMUP_BARS, LOOKBACK_BARS
+    FEATURE_SET_NAME, FEATURE_COLUMNS, FEATURE_SET_HASH, feature_set_id(day_boundary)
+    WARMUP_BARS, LOOKBACK_BARS, DAY_BOUNDARY ("ny17"), DAY_BOUNDARIES
+    CODE_MODULES                                 what the model fingerprint hashes
 
 The rules (causality, the higher-timeframe join, warm-up, lookback) are in docs/ml-features.md.
 """
 
 from __future__ import annotations
 
+from marketdata.calendar import DAY_BOUNDARIES
 from mlops.features.compute import compute_features, valid_rows
 from mlops.features.live import LOOKBACK_BARS, compute_latest_features
 from mlops.features.spec import (
+    DAY_BOUNDARY,
     FEATURE_COLUMNS,
     FEATURE_FAMILIES,
     FEATURE_SET_HASH,
@@ -26,7 +29,27 @@ from mlops.features.spec import (
 )
 from mlops.features.warmup import WARMUP_BARS
 
+# Every module whose code computes a column (the model fingerprint hashes each definition in
+# them; a test checks that every project module the package imports is listed or excused).
+CODE_MODULES: tuple[str, ...] = (
+    "marketdata.calendar",
+    "marketdata.timeframes",
+    "mlops.features.bars",
+    "mlops.features.calendar_features",
+    "mlops.features.compute",
+    "mlops.features.h1",
+    "mlops.features.htf",
+    "mlops.features.kernels",
+    "mlops.features.live",
+    "mlops.features.regime",
+    "mlops.features.spec",
+    "mlops.features.warmup",
+)
+
 __all__ = [
+    "CODE_MODULES",
+    "DAY_BOUNDARIES",
+    "DAY_BOUNDARY",
     "FEATURE_COLUMNS",
     "FEATURE_FAMILIES",
     "FEATURE_SET_HASH",

@@ -1,12 +1,14 @@
 """Higher-timeframe (H4, D1) features joined onto H1 rows from COMPLETED bins only (pure).
 
-The one look-ahead rule of this module, in ``visible_bins``: the HTF bin [T, T + D) may be
-used by the H1 row opened at t only when t + 1h >= T + D, i.e. when the H1 bar's close is at or
-after the bin's close. Bins are UTC-aligned (floor of the open time to a multiple of D since
-the epoch, so H4 bins start at 00, 04, ... 20 UTC and D1 bins at midnight UTC). A bin's
-completion time is T + D even when its last hours have no bar (Friday close, holidays): such a
-bin becomes visible at the first bar after T + D. The partial last bin of a series is therefore
-never visible, and neither is any bin whose close is in the future of the row.
+The one look-ahead rule of this module, in ``visible_bins``: the HTF bin [T, E) may be used by
+the H1 row opened at t only when t + 1h >= E, i.e. when the H1 bar's close is at or after the
+bin's close. Bins follow the trading day (``marketdata.calendar.session_bins``): by default a D1
+bin is the forex day, 17:00 to 17:00 New York (DST-aware), as brokers' daily candles are, and
+H4 bins count from its start (17, 21, 01, ... New York); with ``day_boundary="utc"`` they are
+UTC-aligned (D1 at midnight UTC, H4 at 00, 04, ... UTC). A bin's completion time E is its
+scheduled end even when its last hours have no bar (Friday close, holidays): such a bin becomes
+visible at the first bar after E. The partial last bin of a series is therefore never visible,
+and neither is any bin whose close is in the future of the row.
 
 HTF indicators are computed on the HTF series (the partial last bin included, which is harmless
 because every indicator is causal and that bin is never joined), then each H1 row takes the
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import talib
 
+from marketdata.calendar import bins_in_days, trading_days
 from mlops.features import spec as S
 from mlops.features.bars import BASE_NS, BarArrays
 from mlops.features.kernels import change, rolling_mean, safe_div
@@ -29,8 +32,25 @@ D1_NS = 24 * BASE_NS
 
 
 @dataclass(frozen=True, slots=True)
+class Grid:
+    """Per H1 row: (start, end) of its D1 bin (the trading day) and of its H4 bin, UTC ns."""
+
+    day_start: np.ndarray
+    day_end: np.ndarray
+    h4_start: np.ndarray
+    h4_end: np.ndarray
+
+
+def grid(b: BarArrays, day_boundary: str = S.DAY_BOUNDARY) -> Grid:
+    """The H4 and D1 bins of every row (one time-zone conversion for both)."""
+    day_start, day_end = trading_days(b.time_ns, day_boundary)
+    h4_start, h4_end = bins_in_days(b.time_ns, day_start, day_end, H4_NS)
+    return Grid(day_start, day_end, h4_start, h4_end)
+
+
+@dataclass(frozen=True, slots=True)
 class HtfBars:
-    """OHLCV of UTC-aligned bins; ``end_ns`` is each bin's completion time T + D."""
+    """OHLCV of bins; ``end_ns`` is each bin's completion time (its scheduled end)."""
 
     end_ns: np.ndarray
     open: np.ndarray
@@ -40,13 +60,13 @@ class HtfBars:
     volume: np.ndarray
 
 
-def resample(b: BarArrays, bin_ns: int) -> HtfBars:
-    """Aggregate bars into UTC-aligned bins of ``bin_ns``; empty bins (weekends) are absent."""
-    bins = b.time_ns // bin_ns
-    starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
-    lasts = np.r_[starts[1:], bins.size] - 1
+def resample(b: BarArrays, bin_start: np.ndarray, bin_end: np.ndarray) -> HtfBars:
+    """Aggregate bars into the bins given per row (start, end); empty bins (weekends) are
+    absent."""
+    starts = np.flatnonzero(np.r_[True, bin_start[1:] != bin_start[:-1]])
+    lasts = np.r_[starts[1:], bin_start.size] - 1
     return HtfBars(
-        end_ns=(bins[starts] + 1) * bin_ns,
+        end_ns=bin_end[starts],
         open=b.open[starts],
         high=np.maximum.reduceat(b.high, starts),
         low=np.minimum.reduceat(b.low, starts),
@@ -76,9 +96,9 @@ def _range_pos(close: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarr
     return safe_div(close - low, high - low, fill=0.5)
 
 
-def h4_features(b: BarArrays) -> dict[str, np.ndarray]:
+def h4_features(b: BarArrays, g: Grid) -> dict[str, np.ndarray]:
     """H4 features with TA-Lib's recursive indicators (EMA and Wilder smoothing)."""
-    h = resample(b, H4_NS)
+    h = resample(b, g.h4_start, g.h4_end)
     atr = talib.ATR(h.high, h.low, h.close, S.H4_ATR)
     plus_di = talib.PLUS_DI(h.high, h.low, h.close, S.H4_ADX)
     minus_di = talib.MINUS_DI(h.high, h.low, h.close, S.H4_ADX)
@@ -112,9 +132,9 @@ def _cutler_rsi(close: np.ndarray, period: int) -> np.ndarray:
     return safe_div(100.0 * gain, gain + loss, fill=50.0)
 
 
-def d1_features(b: BarArrays) -> dict[str, np.ndarray]:
+def d1_features(b: BarArrays, g: Grid) -> dict[str, np.ndarray]:
     """D1 features, all of finite memory so a bounded live lookback reproduces them exactly."""
-    d = resample(b, D1_NS)
+    d = resample(b, g.day_start, g.day_end)
     atr = talib.SMA(talib.TRANGE(d.high, d.low, d.close), S.D1_ATR)  # simple, not Wilder
     sma = rolling_mean(d.close, S.D1_SMA)
     log_close = np.log(d.close)

@@ -12,32 +12,35 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from marketdata.calendar import trading_days
 from mlops.features.compute import compute_features
-from mlops.features.htf import D1_NS
+from mlops.features.spec import DAY_BOUNDARY
 
 LOOKBACK_BARS = 3000
 
 
-def compute_latest_features(bars: pd.DataFrame, n_last: int = 1) -> pd.DataFrame:
+def compute_latest_features(bars: pd.DataFrame, n_last: int = 1,
+                            day_boundary: str = DAY_BOUNDARY) -> pd.DataFrame:
     """Features of the last ``n_last`` rows of ``bars``, from a bounded window of history.
 
     Uses the last ``LOOKBACK_BARS + n_last - 1`` bars (so each returned row has at least
     ``LOOKBACK_BARS`` bars of history, less the trim below) and returns the same values as
-    ``compute_features`` on the full history, to ~1e-9 relative. The window's first UTC day is
-    dropped when the window starts inside it: a D1 (and H4) bin cut at its start would be a
-    different bar from the one the full history saw. Hot path.
+    ``compute_features`` on the full history, to ~1e-9 relative. The window's first trading day
+    (on ``day_boundary``) is dropped when the window starts inside it: a D1 (and H4) bin cut at
+    its start would be a different bar from the one the full history saw. Hot path.
     """
     if n_last < 1:
         raise ValueError(f"n_last must be >= 1, not {n_last}")
     need = LOOKBACK_BARS + n_last - 1
-    window = bars if len(bars) <= need else from_whole_day(bars.iloc[len(bars) - need:])
-    return compute_features(window).iloc[-n_last:]
+    window = (bars if len(bars) <= need
+              else from_whole_day(bars.iloc[len(bars) - need:], day_boundary))
+    return compute_features(window, day_boundary).iloc[-n_last:]
 
 
-def from_whole_day(bars: pd.DataFrame) -> pd.DataFrame:
-    """``bars`` from its first row that starts a UTC day, unless it already starts at one."""
+def from_whole_day(bars: pd.DataFrame, day_boundary: str = DAY_BOUNDARY) -> pd.DataFrame:
+    """``bars`` from its first row that starts a trading day, unless it already starts at one."""
     time_ns = bars.index.as_unit("ns").asi8
-    if time_ns[0] % D1_NS == 0:
+    start, end = trading_days(time_ns[:1], day_boundary)
+    if time_ns[0] == start[0]:
         return bars
-    first_whole = int(np.searchsorted(time_ns, (time_ns[0] // D1_NS + 1) * D1_NS))
-    return bars.iloc[first_whole:]
+    return bars.iloc[int(np.searchsorted(time_ns, end[0])):]

@@ -11,8 +11,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+from marketdata.calendar import DAY_BOUNDARIES, DEFAULT_DAY_BOUNDARY, validate_day_boundary
+
 FEATURE_SET_NAME = "nusatrade-v1"
-PARAMS_VERSION = "1"
+# 2: D1 bins on the forex day (17:00 New York) by default, H4 counted from it.
+PARAMS_VERSION = "2"
+# Where D1 (and the H4 grid) start: "ny17" (forex day, default) or "utc" (midnight UTC).
+DAY_BOUNDARY = DEFAULT_DAY_BOUNDARY
 
 # --- H1 (base timeframe) parameters -------------------------------------------------------
 RSI_PERIODS = (7, 14, 28)
@@ -163,9 +168,19 @@ def feature_set_hash(name: str, columns: Sequence[str], params_version: str,
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-FEATURE_SET_HASH = feature_set_hash(FEATURE_SET_NAME, FEATURE_COLUMNS, PARAMS_VERSION, PARAMS)
+def feature_set_params(day_boundary: str = DAY_BOUNDARY) -> dict[str, object]:
+    """Every parameter of the set, the day boundary included (a string, so not in PARAMS)."""
+    return {**PARAMS, "DAY_BOUNDARY": validate_day_boundary(day_boundary)}
 
 
-def feature_set_id() -> str:
+FEATURE_SET_HASHES: dict[str, str] = {
+    boundary: feature_set_hash(FEATURE_SET_NAME, FEATURE_COLUMNS, PARAMS_VERSION,
+                               feature_set_params(boundary))
+    for boundary in DAY_BOUNDARIES
+}
+FEATURE_SET_HASH = FEATURE_SET_HASHES[DAY_BOUNDARY]
+
+
+def feature_set_id(day_boundary: str = DAY_BOUNDARY) -> str:
     """``"name:hash12"``: what the model registry stores with each model."""
-    return f"{FEATURE_SET_NAME}:{FEATURE_SET_HASH[:12]}"
+    return f"{FEATURE_SET_NAME}:{FEATURE_SET_HASHES[validate_day_boundary(day_boundary)][:12]}"

@@ -3,7 +3,9 @@
 Derived from the parameters (TA-Lib's lookback of each indicator is the number of leading
 NaN outputs), so it follows them. A higher-timeframe value needs ``k`` earlier bins plus its
 own to be complete; a bin of D hours holds at most D H1 rows, whatever the calendar, and the
-first bin of a series may be partial, hence ``hours * (lookback + 1)`` rows.
+first bin of a series may be partial, hence ``hours * (lookback + 1)`` rows. A forex day
+(17:00 New York to 17:00 New York) lasts 25 hours once a year (DST ends) and its last H4 bin
+5 hours, so those are the bounds used.
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ _D1_BIN_LOOKBACK = max(
     max(S.D1_RETURN_PERIODS),
 )
 
+_MAX_H4_BIN_HOURS = 5
+_MAX_D1_BIN_HOURS = 25
+
 WARMUP_BARS: int = max(
     _H1_LOOKBACK,
-    4 * (_H4_BIN_LOOKBACK + 1),
-    24 * (_D1_BIN_LOOKBACK + 1),
+    _MAX_H4_BIN_HOURS * (_H4_BIN_LOOKBACK + 1),
+    _MAX_D1_BIN_HOURS * (_D1_BIN_LOOKBACK + 1),
 )

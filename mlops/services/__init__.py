@@ -1,6 +1,7 @@
 """Writes of the ML app: the registry, training, tuning, checks, and the live predictions.
 
-A package (registry, training, live, demo) re-exported here: import from ``mlops.services``.
+A package (registry, training, lookahead, live, demo) re-exported here: import from
+``mlops.services``.
 """
 
 from __future__ import annotations
@@ -19,18 +20,23 @@ if TYPE_CHECKING:
         prediction_make,
         prediction_summary,
     )
+    from mlops.services.lookahead import (
+        model_check_lookahead,
+    )
     from mlops.services.registry import (
+        ActivationRefused,
         audit,
         clear_estimator_cache,
         model_activate,
         model_estimator,
+        model_identity_changes,
+        model_identity_verify,
         model_register,
         model_retire,
     )
     from mlops.services.training import (
         TuneOutcome,
         default_cost,
-        model_check_lookahead,
         model_train,
         model_tune_threshold,
     )
@@ -45,19 +51,23 @@ _EXPORTS: dict[str, str] = {
     "model_predict_latest": "mlops.services.live",
     "prediction_make": "mlops.services.live",
     "prediction_summary": "mlops.services.live",
+    "model_check_lookahead": "mlops.services.lookahead",
+    "ActivationRefused": "mlops.services.registry",
     "audit": "mlops.services.registry",
     "clear_estimator_cache": "mlops.services.registry",
     "model_activate": "mlops.services.registry",
     "model_estimator": "mlops.services.registry",
+    "model_identity_changes": "mlops.services.registry",
+    "model_identity_verify": "mlops.services.registry",
     "model_register": "mlops.services.registry",
     "model_retire": "mlops.services.registry",
     "TuneOutcome": "mlops.services.training",
     "default_cost": "mlops.services.training",
-    "model_check_lookahead": "mlops.services.training",
     "model_train": "mlops.services.training",
     "model_tune_threshold": "mlops.services.training",
 }
 __all__ = [  # static, for linters and type checkers
+    "ActivationRefused",
     "DemoResult",
     "TuneOutcome",
     "audit",
@@ -68,6 +78,8 @@ __all__ = [  # static, for linters and type checkers
     "model_activate",
     "model_check_lookahead",
     "model_estimator",
+    "model_identity_changes",
+    "model_identity_verify",
     "model_predict_latest",
     "model_register",
     "model_retire",

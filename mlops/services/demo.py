@@ -19,8 +19,9 @@ from mlops import lookahead, pipeline
 from mlops.algorithms import ALGORITHMS, DEMO_PARAMS
 from mlops.models import MLModel
 from mlops.pipeline import FeatureSet, TrainConfig
+from mlops.services.lookahead import model_check_lookahead
 from mlops.services.registry import ActivationRefused, model_activate
-from mlops.services.training import model_check_lookahead, model_train
+from mlops.services.training import model_train
 
 DEMO_WALK_FORWARD = 3
 

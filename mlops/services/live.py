@@ -99,8 +99,9 @@ def prediction_make(symbol: str, timeframe: str, now: datetime | None = None,
     if model is None:
         logger.info("predict %s %s: no active model, nothing to do", symbol, timeframe)
         return None
-    feature_set = feature_set or pipeline.default_feature_set()
+    feature_set = feature_set or pipeline.feature_set_for_id(model.feature_set_id)
     _validate_feature_set(model, feature_set)
+    estimator = model_estimator(model, feature_set)  # refuses a fingerprint mismatch
     snapshot = features_snapshot_compute(symbol, timeframe, now, feature_set)
     existing = Prediction.objects.filter(model=model, bar_time=snapshot.bar_time).first()
     if existing is not None:
@@ -108,7 +109,7 @@ def prediction_make(symbol: str, timeframe: str, now: datetime | None = None,
     if not snapshot.valid:
         raise DataError(f"{symbol} {timeframe} {snapshot.bar_time:%Y-%m-%d %H:%M}: features "
                         "undefined (not enough history before this bar)")
-    frame = pipeline.predict_frame(model_estimator(model), model.feature_names,
+    frame = pipeline.predict_frame(estimator, model.feature_names,
                                    _snapshot_frame(snapshot), model.threshold, feature_set)
     row = frame.iloc[0]
     prediction, _ = Prediction.objects.get_or_create(
@@ -124,12 +125,13 @@ def model_predict_latest(model: MLModel, last: int = 10, now: datetime | None = 
 
     Columns: close, proba_up, proba_down, decision, actual (the label once known, else NaN).
     """
-    feature_set = feature_set or pipeline.default_feature_set()
+    feature_set = feature_set or pipeline.feature_set_for_id(model.feature_set_id)
     _validate_feature_set(model, feature_set)
+    estimator = model_estimator(model, feature_set)  # refuses a fingerprint mismatch
     bars = _closed_bars(model.instrument.symbol, model.timeframe,
                         _lookback(feature_set) + last, now or timezone.now())
     features = feature_set.latest_rows(bars, min(last, len(bars)))
-    frame = pipeline.predict_frame(model_estimator(model), model.feature_names, features,
+    frame = pipeline.predict_frame(estimator, model.feature_names, features,
                                    model.threshold, feature_set)
     labels = make_labels(bars, LabelSpec.from_dict(model.label_spec))
     frame.insert(0, "close", bars["close"].reindex(frame.index))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from mlops import lookahead, pipeline
+from mlops import pipeline
 from mlops.gating import ThresholdChoice
 from mlops.models import AuditAction, MLModel
 from mlops.pipeline import FeatureSet, TrainConfig
@@ -21,6 +21,7 @@ from mlops.services.registry import (
     model_estimator,
     model_metrics_update,
     model_register,
+    require_oos_edge,
 )
 from nusatrade.errors import ConfigurationError, DataError
 from trading.models import Instrument
@@ -77,25 +78,30 @@ def model_train(*, symbol: str, timeframe: str, config: TrainConfig, cost: float
     model = model_register(instrument=instrument, timeframe=timeframe.upper(), result=result,
                            feature_set=feature_set, user=user, name=name,
                            synthetic=bool(bars.attrs.get("synthetic", False)))
-    if activate:
+    if activate:  # activation needs a clean look-ahead check on the model's fingerprint
+        from mlops.services.lookahead import model_check_lookahead
+
+        model_check_lookahead(model, user=user, feature_set=feature_set)
         model = model_activate_automatically(
-            model, user, reason or "activated at training (--activate)")
+            model, user, reason or "activated at training (--activate)", feature_set)
     return model
 
 
-def model_activate_automatically(model: MLModel, user: Any, reason: str) -> MLModel:
+def model_activate_automatically(model: MLModel, user: Any, reason: str,
+                                 feature_set: FeatureSet | None = None) -> MLModel:
     """Activate unless a rule refuses an automatic activation; a refusal is recorded on the
     model (``metrics["activation"]``) and the model stays a candidate."""
     try:
-        return model_activate(model, user, reason, automatic=True)
+        require_oos_edge(model)
     except ActivationRefused as exc:
         return model_metrics_update(model, activation={"automatic": True, "refused": str(exc)})
+    return model_activate(model, user, reason, feature_set, automatic=True)
 
 
 def _model_inputs(model: MLModel, feature_set: FeatureSet | None,
                   ) -> tuple[pd.DataFrame, FeatureSet, TrainConfig, list[str]]:
     """The model's own bars, feature set and config; refuses when either changed."""
-    feature_set = feature_set or pipeline.default_feature_set()
+    feature_set = feature_set or pipeline.feature_set_for_id(model.feature_set_id)
     if feature_set.id != model.feature_set_id:
         raise ConfigurationError(
             f"model #{model.pk} was trained on features {model.feature_set_id} but the code now "
@@ -127,7 +133,8 @@ def model_tune_threshold(model: MLModel, *, cost: float | None = None,
     cost = config.cost if cost is None else cost
     min_trades = config.min_trades if min_trades is None else min_trades
     try:
-        choice, validation, test = pipeline.retune(model_estimator(model), model.feature_names,
+        choice, validation, test = pipeline.retune(model_estimator(model, feature_set),
+                                                   model.feature_names,
                                                    bars, config, feature_set, cost, min_trades)
     except ValueError as exc:
         raise DataError(f"model #{model.pk}: {exc}") from None
@@ -142,34 +149,3 @@ def model_tune_threshold(model: MLModel, *, cost: float | None = None,
           details={"previous": previous, "threshold": choice.threshold, "cost": cost,
                    "min_trades": min_trades, "profitable": choice.profitable})
     return TuneOutcome(model, previous, choice, validation, test)
-
-
-def model_check_lookahead(model: MLModel, *, points: int = 50, window: int = 1000,
-                          seed: int = 0, lookback: int | None = None,
-                          progress: lookahead.Progress | None = None, user: Any = None,
-                          feature_set: FeatureSet | None = None) -> lookahead.LookaheadReport:
-    """Re-run features, prediction and the HOLD gate on history cut at sampled bars."""
-    bars, feature_set, _config, notes = _model_inputs(model, feature_set)
-    estimator = model_estimator(model)
-
-    def decide(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        frame = pipeline.predict_frame(estimator, model.feature_names, features,
-                                       model.threshold, feature_set)
-        return frame["proba_up"].to_numpy(), frame["decision"].to_numpy()
-
-    full = feature_set.compute(bars)
-    valid = np.flatnonzero(feature_set.valid_rows(full).to_numpy())
-    if len(valid) == 0:
-        raise DataError(f"model #{model.pk}: no bar of its data has valid features")
-    positions, n_random, n_trades = lookahead.select_bars(
-        decide(full)[1], int(valid[0]), points, window, np.random.default_rng(seed))
-    title = (f"Look-ahead check of model #{model.pk} ({model.instrument.symbol} "
-             f"{model.timeframe}, {model.algorithm}, threshold {model.threshold:.2f})")
-    report = lookahead.check_lookahead(bars, feature_set.compute, positions, decide,
-                                       n_random=n_random, n_trade_bars=n_trades,
-                                       full_features=full, lookback=lookback,
-                                       progress=progress, title=title)
-    report = replace(report, notes=tuple(notes))
-    model_metrics_update(model, lookahead=report.to_dict())
-    audit(model, AuditAction.LOOKAHEAD_CHECKED, user, details=report.to_dict())
-    return report

@@ -58,3 +58,14 @@ def leaky_features(bars: pd.DataFrame) -> pd.DataFrame:
 
 TINY = FeatureSet("tiny-test-v1", tiny_features, lookback_bars=100)
 LEAKY = FeatureSet("leaky-test-v1", leaky_features, lookback_bars=100)
+
+
+def lookahead_checked(model):
+    """``model`` after a small clean look-ahead check on its current fingerprint: what
+    activation requires."""
+    from mlops import services
+
+    report = services.model_check_lookahead(model, points=3, window=20, per_kind=1)
+    assert report.clean, report.render()
+    model.refresh_from_db()
+    return model

@@ -10,6 +10,7 @@ from django.test import RequestFactory
 
 from mlops.admin import MLModelAdmin
 from mlops.models import AuditAction, MLModel, ModelAuditLog, ModelStatus
+from mlops.tests.factories import lookahead_checked
 
 
 def request(user: Any, data: dict[str, Any] | None = None) -> Any:
@@ -35,6 +36,15 @@ def test_activate_with_a_reason_activates_and_logs_who_and_why(trained_model: ML
                                                                admin_user: Any) -> None:
     model_admin = MLModelAdmin(MLModel, admin.site)
     queryset = MLModel.objects.filter(pk=trained_model.pk)
+    req = request(admin_user, {"apply": "1", "reason": "beats the old one on validation"})
+    assert model_admin.activate_model(req, queryset) is None  # refused: not checked yet
+    trained_model.refresh_from_db()
+    assert trained_model.status == ModelStatus.CANDIDATE
+    assert model_admin.lookahead_state(trained_model) == "not checked"
+    lookahead_checked(trained_model)
+    assert model_admin.lookahead_state(trained_model) == "clean"
+    assert model_admin.identity_state(trained_model) == "matches"
+    assert model_admin.fingerprint_short(trained_model) == trained_model.fingerprint[:12]
     req = request(admin_user, {"apply": "1", "reason": "beats the old one on validation"})
     assert model_admin.activate_model(req, queryset) is None
     trained_model.refresh_from_db()

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 
 from mlops import pipeline
 from mlops.models import MLModel, ModelStatus, Prediction
-from mlops.tests.factories import LEAKY
+from mlops.tests.factories import LEAKY, lookahead_checked
 
 
 def run(*args: Any) -> str:
@@ -35,6 +35,7 @@ def test_train_model_prints_the_metrics_table_and_the_model_id(
                  "confusion matrix", "Class balance", "SYNTHETIC", "[1/6] features"):
         assert text in out, text
     assert model.label_spec["kind"] == "triple_barrier" and model.label_spec["max_bars"] == 6
+    assert "LIKELY LEAKAGE" not in out  # plausible figures: no warning
     assert len(model.metrics["walk_forward"]["folds"]) == 2
 
 
@@ -73,15 +74,19 @@ def test_tune_threshold_prints_the_table_and_stores_the_choice(trained_model: ML
 
 def test_check_lookahead_command_passes_a_causal_model(trained_model: MLModel) -> None:
     out = run("check_lookahead", "--model", str(trained_model.pk), "--points", "5",
-              "--window", "30")
+              "--window", "30", "--boundary-points", "2")
     assert "VERDICT: CLEAN" in out
+    assert "Coverage:" in out and "first bar of a trading day: 2" in out
+    coverage = MLModel.objects.get(pk=trained_model.pk).metrics["lookahead"]["coverage"]
+    assert coverage["random"] == 5 and coverage["h4_last"] == 2
 
 
 def test_check_lookahead_command_fails_and_names_a_leaky_feature(
         stored_bars: pd.DataFrame, artifacts_dir: Path, monkeypatch: pytest.MonkeyPatch,
         ) -> None:
     monkeypatch.setattr(pipeline, "default_feature_set", lambda: LEAKY)
-    run(*TRAIN)
+    trained = run(*TRAIN)
+    assert "WARNING: LIKELY LEAKAGE" in trained and "implausibly high" in trained
     model = MLModel.objects.get()
     out = StringIO()
     with pytest.raises(CommandError) as excinfo:
@@ -97,7 +102,7 @@ def test_predict_and_compute_features_commands(trained_model: MLModel,
     assert "no active model" in run("predict")
     from mlops import services
 
-    services.model_activate(trained_model, None, "command test")
+    services.model_activate(lookahead_checked(trained_model), None, "command test")
     out = run("predict")
     assert run("predict") == out  # idempotent: the same stored prediction
     assert Prediction.objects.count() == 1

@@ -12,6 +12,7 @@ import pytest
 import talib
 
 from mlops.features import (
+    DAY_BOUNDARIES,
     FEATURE_COLUMNS,
     FEATURE_SET_HASH,
     FEATURE_SET_NAME,
@@ -22,7 +23,7 @@ from mlops.features import (
     feature_set_id,
     valid_rows,
 )
-from mlops.features.spec import PARAMS
+from mlops.features.spec import PARAMS, feature_set_params
 from nusatrade.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,19 +99,26 @@ def test_no_raw_price_level_among_features(bars) -> None:
 def test_feature_set_id_is_name_and_hash_prefix() -> None:
     assert feature_set_id() == f"{FEATURE_SET_NAME}:{FEATURE_SET_HASH[:12]}"
     assert len(FEATURE_SET_HASH) == 64
-    assert feature_set_hash(
-        FEATURE_SET_NAME, FEATURE_COLUMNS, PARAMS_VERSION, PARAMS) == FEATURE_SET_HASH
+    assert feature_set_hash(FEATURE_SET_NAME, FEATURE_COLUMNS, PARAMS_VERSION,
+                            feature_set_params()) == FEATURE_SET_HASH
+
+
+def test_the_day_boundary_is_part_of_the_feature_set_id() -> None:
+    assert feature_set_id() == feature_set_id("ny17") != feature_set_id("utc")
+    assert "DAY_BOUNDARY" not in PARAMS  # a string: added by feature_set_params
+    with pytest.raises(ValueError, match="ny17, utc"):
+        feature_set_id("london")
 
 
 def test_feature_set_hash_changes_with_columns_order_and_version() -> None:
     def with_columns(columns: list[str], version: str = PARAMS_VERSION) -> str:
-        return feature_set_hash(FEATURE_SET_NAME, columns, version, PARAMS)
+        return feature_set_hash(FEATURE_SET_NAME, columns, version, feature_set_params())
 
     assert with_columns([*FEATURE_COLUMNS, "extra_feature"]) != FEATURE_SET_HASH
     assert with_columns(FEATURE_COLUMNS[:-1]) != FEATURE_SET_HASH
     assert with_columns(FEATURE_COLUMNS[::-1]) != FEATURE_SET_HASH
-    assert with_columns(FEATURE_COLUMNS, version="2") != FEATURE_SET_HASH
-    changed = {**PARAMS, "ATR_PERIOD": 15}
+    assert with_columns(FEATURE_COLUMNS, version=PARAMS_VERSION + "-next") != FEATURE_SET_HASH
+    changed = {**feature_set_params(), "ATR_PERIOD": 15}
     assert feature_set_hash(FEATURE_SET_NAME, FEATURE_COLUMNS, PARAMS_VERSION,
                             changed) != FEATURE_SET_HASH
 
@@ -132,10 +140,12 @@ def test_module_imports_no_django() -> None:
 # --- causality ------------------------------------------------------------------------------
 
 def _cut_points(index: pd.DatetimeIndex) -> dict[str, int]:
-    """Row counts n for bars.iloc[:n]: inside H4/D1 bins, at their edges, around weekends."""
+    """Row counts n for bars.iloc[:n]: inside H4/D1 bins, at their edges (UTC-midnight and
+    forex-day grids, before and after the DST switch), around weekends."""
     hour, day = index.hour, index.day_of_week
     after_weekend = np.flatnonzero((day == 6) & (hour == 22))
     friday_last = np.flatnonzero((day == 4) & (hour == 20))
+    summer = index >= pd.Timestamp("2021-03-15", tz="UTC")  # New York on daylight time
 
     def past_warmup(rows: np.ndarray) -> int:
         return int(rows[rows > WARMUP_BARS + 50][0])
@@ -150,14 +160,29 @@ def _cut_points(index: pd.DatetimeIndex) -> dict[str, int]:
         "last hour of an H4 bin": mid_h4 + 3,
         "inside a D1 bin (13:00)": past_warmup(np.flatnonzero((hour == 13) & (day == 2))) + 1,
         "last hour of a D1 bin": past_warmup(np.flatnonzero((hour == 23) & (day == 1))) + 1,
+        # Forex day (17:00 New York): 21:00 UTC is its last hour in winter, 20:00 in summer.
+        "last hour of a forex day (winter)": past_warmup(np.flatnonzero(
+            (hour == 21) & (day == 2) & ~summer)) + 1,
+        "first hour of a forex day (winter)": past_warmup(np.flatnonzero(
+            (hour == 22) & (day == 2) & ~summer)) + 1,
+        "last hour of a forex-day H4 bin (winter, 01:00)": past_warmup(np.flatnonzero(
+            (hour == 1) & (day == 3) & ~summer)) + 1,
+        "last hour of a forex day (summer)": int(np.flatnonzero(
+            (hour == 20) & (day == 2) & summer)[0]) + 1,
+        "first hour of a forex day (summer)": int(np.flatnonzero(
+            (hour == 21) & (day == 2) & summer)[0]) + 1,
+        "last hour of a forex-day H4 bin (summer, 00:00)": int(np.flatnonzero(
+            (hour == 0) & (day == 3) & summer)[0]) + 1,
         "late": len(index) - 7,
     }
 
 
-def test_truncated_history_equals_prefix_of_full_history_for_every_column(bars,
-                                                                         features) -> None:
+@pytest.mark.parametrize("day_boundary", DAY_BOUNDARIES)
+def test_truncated_history_equals_prefix_of_full_history_for_every_column(
+        bars, day_boundary) -> None:
+    features = compute_features(bars, day_boundary)
     for label, n in _cut_points(bars.index).items():
-        truncated = compute_features(bars.iloc[:n])
+        truncated = compute_features(bars.iloc[:n], day_boundary)
         try:
             assert_same_values(truncated, features.iloc[:n], rtol=1e-12)
         except AssertionError as error:
@@ -180,23 +205,37 @@ def test_regime_labels_ignore_future_volatility(bars, features) -> None:
 
 # --- higher timeframes ----------------------------------------------------------------------
 
-def _reference_htf(bars: pd.DataFrame, freq: str) -> pd.DataFrame:
-    """Independent oracle: pandas resample + merge_asof on completion time."""
-    htf = bars.resample(freq, label="left", closed="left").agg(
+def _reference_htf(bars: pd.DataFrame, freq: str, day_boundary: str = "utc") -> pd.DataFrame:
+    """Independent oracle: pandas resample + merge_asof on completion time. For the forex day,
+    resample on New York wall time shifted by 7 h (17:00 becomes midnight) and convert each
+    bin's end back to UTC (the oracle follows the wall clock; the two only differ for bins
+    holding a DST switch, which falls on a Sunday morning when these bars have none)."""
+    shift = pd.Timedelta("7h")
+    frame = bars
+    if day_boundary == "ny17":
+        wall = bars.index.tz_convert("America/New_York").tz_localize(None) + shift
+        frame = bars.set_axis(wall)
+    htf = frame.resample(freq, label="left", closed="left").agg(
         {"open": "first", "high": "max", "low": "min", "close": "last"}).dropna()
     htf["rsi"] = talib.RSI(htf["close"].to_numpy(), 14)
     htf["ret_1"] = np.log(htf["close"]).diff()
-    htf["completed_at"] = htf.index + pd.Timedelta(freq)
-    rows = pd.DataFrame({"closes_at": bars.index + pd.Timedelta("1h")}, index=bars.index)
+    end = htf.index + pd.Timedelta(freq)
+    if day_boundary == "ny17":
+        end = (end - shift).tz_localize("America/New_York").tz_convert("UTC")
+    htf["completed_at"] = end.as_unit("ns")
+    rows = pd.DataFrame({"closes_at": (bars.index + pd.Timedelta("1h")).as_unit("ns")},
+                        index=bars.index)
     joined = pd.merge_asof(rows, htf[["completed_at", "rsi", "ret_1"]],
                            left_on="closes_at", right_on="completed_at", direction="backward")
     return joined.set_index(bars.index)
 
 
+@pytest.mark.parametrize("day_boundary", DAY_BOUNDARIES)
 @pytest.mark.parametrize(("freq", "prefix"), [("4h", "h4"), ("1D", "d1")])
-def test_htf_join_matches_completed_bins_oracle_across_weekends(bars, features, freq,
-                                                                prefix) -> None:
-    expected = _reference_htf(bars, freq)
+def test_htf_join_matches_completed_bins_oracle_across_weekends(bars, freq, prefix,
+                                                                day_boundary) -> None:
+    features = compute_features(bars, day_boundary)
+    expected = _reference_htf(bars, freq, day_boundary)
     ret = f"{prefix}_ret_1"
     np.testing.assert_allclose(features[ret], expected["ret_1"], rtol=1e-12, equal_nan=True)
     if prefix == "h4":
@@ -204,11 +243,11 @@ def test_htf_join_matches_completed_bins_oracle_across_weekends(bars, features, 
                                    equal_nan=True)
 
 
-def test_rows_in_a_partial_last_h4_bin_see_the_previous_h4_bar(bars, features) -> None:
-    # Cut so that the last H4 bin [12:00, 16:00) holds only 12:00 and 13:00.
+def test_rows_in_a_partial_last_h4_bin_see_the_previous_h4_bar(bars) -> None:
+    # UTC grid. Cut so that the last H4 bin [12:00, 16:00) holds only 12:00 and 13:00.
     end = int(np.flatnonzero((bars.index.hour == 13) & (bars.index > bars.index[1200]))[0])
     partial = bars.iloc[: end + 1]
-    got = compute_features(partial)
+    got = compute_features(partial, "utc")
     previous_h4 = partial.loc[partial.index[end - 5]: partial.index[end - 2]]  # 08:00-11:00
     assert list(previous_h4.index.hour) == [8, 9, 10, 11]
     h4 = _reference_htf(partial, "4h")
@@ -222,7 +261,8 @@ def test_rows_in_a_partial_last_h4_bin_see_the_previous_h4_bar(bars, features) -
     assert got.iloc[end - 3]["h4_ret_1"] != got.iloc[end]["h4_ret_1"]
 
 
-def test_friday_d1_bar_becomes_visible_only_after_the_weekend(bars, features) -> None:
+def test_friday_d1_bar_becomes_visible_only_after_the_weekend(bars) -> None:
+    features = compute_features(bars, "utc")
     index = bars.index
     friday_last = int(np.flatnonzero((index.day_of_week == 4) & (index.hour == 20))[2])
     sunday_open = friday_last + 1
@@ -234,12 +274,59 @@ def test_friday_d1_bar_becomes_visible_only_after_the_weekend(bars, features) ->
     assert features["d1_ret_1"].iloc[sunday_open] == pytest.approx(friday_ret, rel=1e-12)
 
 
+def test_forex_friday_runs_from_thursday_17_new_york_and_shows_after_the_weekend(bars,
+                                                                                 ) -> None:
+    features = compute_features(bars)  # default: the forex day
+    index = bars.index
+    friday_last = int(np.flatnonzero((index.day_of_week == 4) & (index.hour == 20))[2])
+    assert index[friday_last].month == 1  # winter: 17:00 New York is 22:00 UTC
+    thursday_22 = index[friday_last] - pd.Timedelta("22h")
+    friday = bars.loc[thursday_22: index[friday_last]]
+    assert len(friday) == 23  # Thursday 22:00 to Friday 20:00 UTC
+    eve_close = bars["close"].iloc[int(index.searchsorted(thursday_22)) - 1]
+    friday_ret = np.log(friday["close"].iloc[-1] / eve_close)
+    assert features["d1_ret_1"].iloc[friday_last] != pytest.approx(friday_ret)
+    assert features["d1_ret_1"].iloc[friday_last + 1] == pytest.approx(friday_ret, rel=1e-12)
+
+
+def _rows_per_day_bin(bars: pd.DataFrame, day_boundary: str) -> np.ndarray:
+    from mlops.features import htf
+    from mlops.features.bars import bar_arrays
+
+    grid = htf.grid(bar_arrays(bars), day_boundary)
+    return np.unique(grid.day_start, return_counts=True)[1][1:-1]  # complete days only
+
+
+def test_forex_day_bins_have_no_sunday_stub_but_utc_bins_do(bars) -> None:
+    forex = _rows_per_day_bin(bars, "ny17")
+    utc = _rows_per_day_bin(bars, "utc")
+    assert forex.min() >= 23  # Sunday's two hours belong to Monday's candle
+    assert (utc == 2).sum() >= 10  # one Sunday stub a week: about one D1 bar in six
+    assert len(forex) < len(utc)
+
+
+def test_forex_day_follows_new_york_daylight_saving(bars) -> None:
+    from mlops.features import htf
+    from mlops.features.bars import bar_arrays
+
+    grid = htf.grid(bar_arrays(bars), "ny17")
+    start_hour = pd.DatetimeIndex(grid.day_start.astype("datetime64[ns]")).hour
+    winter = bars.index < pd.Timestamp("2021-03-13", tz="UTC")
+    summer = bars.index >= pd.Timestamp("2021-03-15", tz="UTC")
+    assert set(start_hour[winter]) == {22} and set(start_hour[summer]) == {21}
+    h4_hour = pd.DatetimeIndex(grid.h4_start.astype("datetime64[ns]")).hour
+    assert set(h4_hour[winter]) == {22, 2, 6, 10, 14, 18}
+    assert set(h4_hour[summer]) == {21, 1, 5, 9, 13, 17}
+
+
 # --- warm-up and values ---------------------------------------------------------------------
 
+@pytest.mark.parametrize("day_boundary", DAY_BOUNDARIES)
 @pytest.mark.parametrize("calendar", ["forex", "always"])
-def test_every_row_is_valid_after_warmup_bars(calendar) -> None:
-    bars = make_bars(WARMUP_BARS + 300, seed=3, start="2021-03-01 05:00", calendar=calendar)
-    valid = valid_rows(compute_features(bars))
+def test_every_row_is_valid_after_warmup_bars(calendar, day_boundary) -> None:
+    # From late October: the every-hour calendar then holds the 25-hour forex day (Nov 7).
+    bars = make_bars(WARMUP_BARS + 300, seed=3, start="2021-10-20 05:00", calendar=calendar)
+    valid = valid_rows(compute_features(bars, day_boundary))
     assert valid.iloc[WARMUP_BARS:].all()
     assert not valid.iloc[: WARMUP_BARS // 2].any()
     assert valid.dtype == bool
@@ -290,6 +377,6 @@ def test_families_produce_exactly_the_declared_columns(bars) -> None:
     from mlops.features.bars import bar_arrays
     from mlops.features.compute import _all_columns
 
-    produced = _all_columns(bar_arrays(bars.iloc[:300]))
+    produced = _all_columns(bar_arrays(bars.iloc[:300]), "ny17")
     assert sorted(produced) == sorted(FEATURE_COLUMNS)
     assert all(values.shape == (300,) for values in produced.values())

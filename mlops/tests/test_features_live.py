@@ -44,6 +44,8 @@ def _ends(index: pd.DatetimeIndex) -> dict[str, int]:
         "Friday close": first((day == 4) & (hour == 20)),
         "inside an H4 bin": first((day == 2) & (hour == 9)),
         "midnight": first((day == 3) & (hour == 0)),
+        "forex day's last hour (winter 21:00)": first((day == 2) & (hour == 21)),
+        "forex day's first hour (winter 22:00)": first((day == 2) & (hour == 22)),
         "last row": len(index),
     }
 
@@ -92,8 +94,18 @@ def test_n_last_must_be_positive(long_bars) -> None:
 
 def test_window_starting_inside_a_utc_day_drops_that_partial_day(long_bars) -> None:
     inside = long_bars.iloc[int(np.flatnonzero(long_bars.index.hour == 5)[3]):]
-    trimmed = from_whole_day(inside)
+    trimmed = from_whole_day(inside, "utc")
     assert trimmed.index[0].hour == 0
     assert trimmed.index[0] > inside.index[0]
     at_midnight = long_bars.loc[trimmed.index[0]:]
-    assert from_whole_day(at_midnight).index.equals(at_midnight.index)
+    assert from_whole_day(at_midnight, "utc").index.equals(at_midnight.index)
+
+
+def test_window_starting_inside_a_forex_day_starts_at_the_next_new_york_17h(long_bars,
+                                                                          ) -> None:
+    inside = long_bars.iloc[int(np.flatnonzero(long_bars.index.hour == 5)[3]):]
+    trimmed = from_whole_day(inside)  # default: the forex day
+    first = trimmed.index[0].tz_convert("America/New_York")
+    assert (first.hour, first.minute) == (17, 0)
+    assert trimmed.index[0] > inside.index[0]
+    assert from_whole_day(trimmed).index.equals(trimmed.index)

@@ -15,6 +15,7 @@ from mlops import selectors, services
 from mlops.artifacts import ArtifactIntegrityError
 from mlops.models import AuditAction, FeatureSnapshot, MLModel, ModelStatus, Prediction
 from mlops.tests.conftest import small_config
+from mlops.tests.factories import lookahead_checked
 from nusatrade.errors import DataError
 
 NOW = pd.Timestamp("2030-01-01", tz="UTC")  # after every stored bar: the last one is closed
@@ -55,16 +56,17 @@ def test_default_cost_is_the_median_spread_in_price_units(stored_bars: pd.DataFr
 
 def test_activation_retires_the_previous_model_and_is_audited(trained_model: MLModel,
                                                               admin_user: Any) -> None:
-    first = services.model_activate(trained_model, admin_user, "first live model")
+    first = services.model_activate(lookahead_checked(trained_model), admin_user,
+                                    "first live model")
     second = services.model_train(symbol="XAUUSD", timeframe="H1", config=small_config(),
                                   cost=0.3)
-    services.model_activate(second, admin_user, "better on validation")
+    services.model_activate(lookahead_checked(second), admin_user, "better on validation")
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == ModelStatus.RETIRED and first.retired_at is not None
     assert second.status == ModelStatus.ACTIVE and second.activated_at is not None
     assert selectors.model_active("XAUUSD", "H1") == second
-    assert actions(first) == ["registered", "activated", "retired"]
+    assert actions(first) == ["registered", "lookahead_checked", "activated", "retired"]
     last = selectors.audit_log_list(first)[0]
     assert last.user == admin_user and "better on validation" in last.reason
 
@@ -135,7 +137,7 @@ def test_predict_without_an_active_model_does_nothing(stored_bars: pd.DataFrame)
 
 def test_predict_stores_one_prediction_per_bar_and_reruns_are_no_ops(
         trained_model: MLModel, stored_bars: pd.DataFrame) -> None:
-    services.model_activate(trained_model, None, "test")
+    services.model_activate(lookahead_checked(trained_model), None, "test")
     first = services.prediction_make("XAUUSD", "H1", now=NOW)
     again = services.prediction_make("XAUUSD", "H1", now=NOW)
     assert first is not None and again is not None and first.pk == again.pk
@@ -175,8 +177,9 @@ def test_predict_latest_shows_probabilities_decisions_and_known_outcomes(
 @pytest.mark.services("postgres")
 def test_concurrent_activations_of_one_series_leave_exactly_one_active(
         live_db: None, trained_model: MLModel) -> None:
-    other = services.model_train(symbol="XAUUSD", timeframe="H1", config=small_config(),
-                                 cost=0.3)
+    other = lookahead_checked(services.model_train(symbol="XAUUSD", timeframe="H1",
+                                                   config=small_config(), cost=0.3))
+    lookahead_checked(trained_model)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 

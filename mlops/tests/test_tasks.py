@@ -11,6 +11,7 @@ from celery.result import EagerResult
 from mlops import services
 from mlops.models import FeatureSnapshot, MLModel, Prediction
 from mlops.tasks import TASK_OPTIONS, compute_features, predict
+from mlops.tests.factories import lookahead_checked
 
 
 def test_tasks_ack_late_and_are_redelivered_when_the_worker_dies() -> None:
@@ -35,7 +36,7 @@ def test_compute_features_task_on_a_real_worker_stores_one_snapshot(
 @pytest.mark.services("postgres", "redis", "celery")
 def test_predict_task_on_a_real_worker_stores_the_active_models_decision_once(
         celery_worker: str, trained_model: MLModel, stored_bars: pd.DataFrame) -> None:
-    services.model_activate(trained_model, None, "task test")
+    services.model_activate(lookahead_checked(trained_model), None, "task test")
     result = predict.apply_async(args=["XAUUSD", "H1"], queue=celery_worker).get(timeout=180)
     rerun = predict.apply_async(args=["XAUUSD", "H1"], queue=celery_worker).get(timeout=60)
     prediction = Prediction.objects.get()

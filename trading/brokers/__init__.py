@@ -11,7 +11,9 @@ mt5linux serves rpyc's classic mode (whoever reaches the port runs any code on t
 machine), so the host must be loopback or a private address (a VPN or SSH tunnel): anything
 else is a ConfigurationError.
 
-Importing this package does not import Django (the submodules are pure); ``broker_for`` does.
+Importing this package imports neither Django nor pandas: the exported classes load on first
+use (PEP 562 ``__getattr__``), so a Django model that needs a paper-broker constant does not
+drag pandas into ``django.setup()`` (tests/test_startup.py). ``broker_for`` imports Django.
 """
 
 from __future__ import annotations
@@ -21,15 +23,28 @@ import ipaddress
 import socket
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from nusatrade.errors import ConfigurationError
-from trading.brokers.base import BrokerClient, Clock, InstrumentSpec, empty_bars, utc_now
-from trading.brokers.mt5 import MT5Broker
-from trading.brokers.paper import PaperBroker
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from accounts.models import TradingAccount
+    from trading.brokers.base import BrokerClient, Clock, InstrumentSpec
+    from trading.brokers.mt5 import MT5Broker
+    from trading.brokers.paper import PaperBroker
+
+_LAZY = {
+    "BrokerClient": "trading.brokers.base",
+    "InstrumentSpec": "trading.brokers.base",
+    "MT5Broker": "trading.brokers.mt5",
+    "PaperBroker": "trading.brokers.paper",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BrokerClient",
@@ -93,7 +108,10 @@ def validate_bridge_host(host: str) -> str:
 
 def stored_history(symbol: str, timeframe: str, until: pd.Timestamp, count: int) -> pd.DataFrame:
     """The most recent stored bars at or before ``until`` (the paper broker's history)."""
+    import pandas as pd
+
     from marketdata import selectors
+    from trading.brokers.base import empty_bars
 
     _first, last, stored = selectors.bars_range(symbol, timeframe)
     if not stored or last is None:
@@ -112,11 +130,18 @@ def _minutes(timeframe: str) -> int:
     return timeframes.get(timeframe).minutes
 
 
-def _paper_broker(clock: Clock) -> PaperBroker:
+def _paper_broker(account: TradingAccount, clock: Clock) -> PaperBroker:
+    """The paper broker trading ``account``'s paper book (created on first use from the
+    account's initial balance, currency and leverage)."""
+    from trading.brokers.paper import PaperBroker
     from trading.models import Instrument
+    from trading.paper.services import paper_account_ensure
+    from trading.paper.store import DatabaseStore
+    from trading.pnl import InstrumentSpec
 
     specs = {i.symbol: InstrumentSpec.from_instrument(i) for i in Instrument.objects.all()}
-    return PaperBroker(specs, history=stored_history, clock=clock)
+    store = DatabaseStore(paper_account_ensure(account).pk)
+    return PaperBroker(specs, history=stored_history, clock=clock, store=store)
 
 
 def _mt5_broker(account: TradingAccount, clock: Clock, module: Any | None) -> MT5Broker:
@@ -127,6 +152,8 @@ def _mt5_broker(account: TradingAccount, clock: Clock, module: Any | None) -> MT
                if not getattr(account, name)]
     if missing:
         raise ConfigurationError(f"account {account.pk} uses MT5 but lacks {', '.join(missing)}")
+    from trading.brokers.mt5 import MT5Broker
+
     return MT5Broker(
         module if module is not None else load_mt5_module(), account.broker_login,
         account.broker_server, account.broker_password,
@@ -144,9 +171,11 @@ def broker_for(account: TradingAccount, *, clock: Clock | None = None,
 
     ``mt5_module`` replaces the configured module (the simulator, in tests and drills).
     """
+    from trading.brokers.base import utc_now
+
     kind = account.broker
     if kind == PAPER:
-        return _paper_broker(clock or utc_now)
+        return _paper_broker(account, clock or utc_now)
     if kind == MT5:
         return _mt5_broker(account, clock or utc_now, mt5_module)
     raise ConfigurationError(f"account {account.pk}: unknown broker {kind!r}")

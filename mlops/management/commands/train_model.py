@@ -7,10 +7,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mlops import services
+from marketdata.calendar import DAY_BOUNDARIES
+from mlops import pipeline, services
 from mlops.algorithms import ALGORITHMS
 from mlops.gating import DEFAULT_MIN_TRADES, DEFAULT_THRESHOLD
 from mlops.labels import LABEL_KINDS, LabelSpec
+from mlops.lookahead import implausible_metrics
 from mlops.management.progress import CommandProgress
 from mlops.management.tables import metrics_table
 from mlops.pipeline import TrainConfig
@@ -46,6 +48,9 @@ class Command(BaseCommand):
         parser.add_argument("--n-jobs", type=int, default=None)
         parser.add_argument("--start", default=None)
         parser.add_argument("--end", default=None)
+        parser.add_argument("--day-boundary", choices=DAY_BOUNDARIES, default=None,
+                            help="D1/H4 bins of the features: ny17 = the forex day, 17:00 New "
+                                 "York (default), utc = midnight UTC")
         parser.add_argument("--activate", action="store_true")
         parser.add_argument("--reason", default="")
 
@@ -53,14 +58,18 @@ class Command(BaseCommand):
         try:
             config = self._config(opts)
             progress = CommandProgress(self.stdout, f"train {opts['algorithm']}")
+            feature_set = (pipeline.default_feature_set(opts["day_boundary"])
+                           if opts["day_boundary"] else None)
             model = services.model_train(
                 symbol=opts["symbol"], timeframe=opts["timeframe"], config=config,
                 cost=opts["cost"], start=opts["start"], end=opts["end"],
-                activate=opts["activate"], reason=opts["reason"], progress=progress)
+                activate=opts["activate"], reason=opts["reason"], progress=progress,
+                feature_set=feature_set)
         except (NusaTradeError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write("")
         self.stdout.write(metrics_table(model))
+        self._warn_if_too_good(model.metrics)
         if model.synthetic:
             self.stdout.write("Trained on SYNTHETIC demo data.")
         refused = (model.metrics.get("activation") or {}).get("refused")
@@ -68,6 +77,19 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(refused))
         self.stdout.write(self.style.SUCCESS(
             f"Model id: {model.pk} ({model.name} v{model.version}, {model.status})"))
+
+    def _warn_if_too_good(self, metrics: dict[str, Any]) -> None:
+        """Loudly (stdout and stderr): figures this good on market data are usually a leak."""
+        findings = implausible_metrics(metrics)
+        if not findings:
+            return
+        lines = ["", "!" * 78, "WARNING: LIKELY LEAKAGE. These figures are implausibly high for "
+                 "market data:", *(f"  - {f}" for f in findings),
+                 "Run check_lookahead on this model and look for a feature that reads the "
+                 "future", "before trusting any result of it.", "!" * 78, ""]
+        for line in lines:
+            self.stdout.write(self.style.ERROR(line))
+            self.stderr.write(line)
 
     @staticmethod
     def _config(opts: dict[str, Any]) -> TrainConfig:

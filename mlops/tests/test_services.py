@@ -206,6 +206,7 @@ def test_automatic_activation_needs_a_positive_out_of_sample_bound(trained_model
                                                                    admin_user: Any) -> None:
     from mlops.services.registry import ActivationRefused, model_metrics_update
 
+    lookahead_checked(trained_model)
     with pytest.raises(ActivationRefused, match="not activated automatically"):
         services.model_activate(trained_model, None, "auto", automatic=True)
     trained_model.refresh_from_db()
@@ -221,7 +222,8 @@ def test_automatic_activation_needs_a_positive_out_of_sample_bound(trained_model
 
 def test_an_admin_may_activate_without_an_edge_and_the_reason_is_recorded(
         trained_model: MLModel, admin_user: Any) -> None:
-    services.model_activate(trained_model, admin_user, "reviewed the costs by hand")
+    services.model_activate(lookahead_checked(trained_model), admin_user,
+                            "reviewed the costs by hand")
     trained_model.refresh_from_db()
     assert trained_model.status == ModelStatus.ACTIVE
     entry = selectors.audit_log_list(trained_model)[0]

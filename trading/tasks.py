@@ -1,0 +1,55 @@
+"""Celery tasks of the order path: thin, take ids, call the service of the same name.
+
+``acks_late`` + ``reject_on_worker_lost``: a worker killed mid-task gets the task delivered
+again. That is safe because the service owns idempotency: the redelivered ``place_order`` finds
+the order by its key; if the killed worker had already sent it, the order is ``sent`` and is
+looked up at the broker by client id, never sent twice. Database hiccups are retried with
+backoff (the outbox makes a retry harmless); broker refusals are results, not errors.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from trading import services
+
+TASK_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "retry_backoff_max": 30,
+    "max_retries": 5,
+}
+
+
+def _summary(result: services.OrderResult) -> dict[str, Any]:
+    order = result.order
+    return {"order": order.pk, "status": order.status, "created": result.created,
+            "sent": result.sent, "in_progress": result.in_progress,
+            "message": result.message}
+
+
+@shared_task(name="trading.place_order", **TASK_OPTIONS)
+def place_order(signal_id: int, volume: str | None = None, sl: str | None = None,
+                tp: str | None = None) -> dict[str, Any]:
+    """Place the order of a BUY/SELL signal (once, however often this task runs)."""
+    return _summary(services.signal_order_place(signal_id, volume=volume, sl=sl, tp=tp))
+
+
+@shared_task(name="trading.recover_orders", **TASK_OPTIONS)
+def recover_orders(account_id: int | None = None, min_age_seconds: int = 120) -> dict[str, Any]:
+    """Resolve orders left pending/sent/unknown by a crash or an unknown broker answer."""
+    report = services.order_recover(account_id, min_age=timedelta(seconds=min_age_seconds))
+    return {"resolved": report.resolved, "busy": report.busy, "failed": report.failed}
+
+
+@shared_task(name="trading.sync_positions", **TASK_OPTIONS)
+def sync_positions(account_id: int) -> dict[str, Any]:
+    """Close our positions the broker closed (SL/TP, stop-out) from its deal history."""
+    report = services.positions_sync(account_id)
+    return {"closed": report.closed, "still_open": report.still_open}

@@ -9,7 +9,7 @@ backoff (the outbox makes a retry harmless); broker refusals are results, not er
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
@@ -36,9 +36,12 @@ def _summary(result: services.OrderResult) -> dict[str, Any]:
 
 @shared_task(name="trading.place_order", **TASK_OPTIONS)
 def place_order(signal_id: int, volume: str | None = None, sl: str | None = None,
-                tp: str | None = None) -> dict[str, Any]:
-    """Place the order of a BUY/SELL signal (once, however often this task runs)."""
-    return _summary(services.signal_order_place(signal_id, volume=volume, sl=sl, tp=tp))
+                tp: str | None = None, at: str | None = None) -> dict[str, Any]:
+    """Place the order of a BUY/SELL signal (once, however often this task runs). ``at``
+    (ISO time): a paper account's clock for a drill; refused for live accounts."""
+    when = datetime.fromisoformat(at) if at else None
+    return _summary(services.signal_order_place(signal_id, volume=volume, sl=sl, tp=tp,
+                                                at=when))
 
 
 @shared_task(name="trading.recover_orders", **TASK_OPTIONS)

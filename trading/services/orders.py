@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import TradingAccount
+from accounts.models import Broker, TradingAccount
 from nusatrade.errors import BrokerError, DataError
 from trading.brokers import broker_for
 from trading.brokers.base import (
@@ -38,6 +38,7 @@ from trading.brokers.base import (
     OrderOutcome,
     OrderSide,
     OrderState,
+    Tick,
     client_id_for,
 )
 from trading.models import FINAL, Order, OrderPurpose, OrderStatus, Position, PositionStatus
@@ -118,9 +119,12 @@ def order_place(account_id: int, *, idempotency_key: str, symbol: Any, side: Any
     broker = broker or broker_for(account)
     try:
         request = parse_order_request(symbol, side, volume, sl, tp)
-        _check_market(request, broker)
+        tick = _check_market(request, broker)
     except OrderInvalid as invalid:
         return OrderResult(_rejected_intent(intent, invalid.errors), created=True)
+    # The quote the request was checked against (and the broker's clock, which recovery uses
+    # to search the broker's history even when that clock is not ours: a paper drill).
+    intent.raw.update(bid=str(tick.bid), ask=str(tick.ask), quote_time=tick.time.isoformat())
     order, created = _intent_commit(intent, request, now or timezone.now())
     return _continue(order, broker, created=created)
 
@@ -135,7 +139,7 @@ def _check_same_account(order: Order, account_id: int) -> None:
                         column="idempotency_key")
 
 
-def _check_market(request: OrderRequest, broker: BrokerClient) -> None:
+def _check_market(request: OrderRequest, broker: BrokerClient) -> Tick:
     """The broker's contract facts and quote for the request (both read at run time)."""
     try:
         spec = broker.symbol_info(request.symbol)
@@ -144,7 +148,9 @@ def _check_market(request: OrderRequest, broker: BrokerClient) -> None:
             raise OrderInvalid({"symbol": f"{request.symbol!r} is not a symbol this broker "
                                           "trades"}) from None
         raise
-    check_order_against_market(request, spec, broker.tick(request.symbol))
+    tick = broker.tick(request.symbol)
+    check_order_against_market(request, spec, tick)
+    return tick
 
 
 def _rejected_intent(intent: _Intent, errors: dict[str, str]) -> Order:
@@ -286,3 +292,15 @@ def volume_default(account_id: int) -> Decimal:
 
     policy = RiskPolicy.objects.filter(account_id=account_id).first()
     return policy.lots if policy else Decimal("0.01")
+
+
+def paper_broker_at(account: TradingAccount, at: datetime) -> BrokerClient:
+    """The paper broker of ``account`` on a fixed clock ``at`` (drills, and tests run on days
+    the market is closed). Refused for any account that is not paper: a live broker's clock is
+    the market's."""
+    if account.broker != Broker.PAPER:
+        raise DataError(f"account {account.pk} is not a paper account: its clock is the "
+                        "broker's", column="at")
+    if at.tzinfo is None:
+        raise DataError("the time must be timezone-aware (UTC)", column="at")
+    return broker_for(account, clock=lambda: at)

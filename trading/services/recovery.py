@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
@@ -29,16 +29,25 @@ logger = logging.getLogger("nusatrade.trading.recovery")
 LOOKBACK = timedelta(minutes=5)
 
 
+def search_start(order: Order) -> datetime:
+    """Where to start searching the broker's history for ``order``: before it was created by
+    our clock AND by the broker's (the quote it was checked against), whichever is earlier."""
+    start = order.created_at
+    quoted = (order.request or {}).get("quote_time")
+    if quoted:
+        start = min(start, datetime.fromisoformat(quoted))
+    return start - LOOKBACK
+
+
 def order_resolve(order: Order, broker: BrokerClient) -> Order:
     """Resolve ``order`` by a look-up at the broker. The caller holds its send lock."""
-    outcome = broker.find_order(order.client_id, int(order.magic),
-                                order.created_at - LOOKBACK)
+    since = search_start(order)
+    outcome = broker.find_order(order.client_id, int(order.magic), since)
     if outcome is not None:
         spec = broker.symbol_info(order.symbol)
         deals = []
         if order.purpose == "close" and outcome.position_ticket is not None:
-            deals = [d for d in broker.deals(order.created_at - LOOKBACK,
-                                             timezone.now() + LOOKBACK)
+            deals = [d for d in broker.deals(since, timezone.now() + LOOKBACK)
                      if d.position_ticket == outcome.position_ticket]
         logger.warning("order %s (%s) found at the broker: recording it, not resending",
                        order.pk, order.status)

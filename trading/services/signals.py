@@ -12,7 +12,7 @@ from nusatrade.errors import DataError
 from trading.brokers.base import BrokerClient
 from trading.models import Decision, Signal
 from trading.services.keys import decision_key
-from trading.services.orders import OrderResult, order_place, volume_default
+from trading.services.orders import OrderResult, order_place, paper_broker_at, volume_default
 
 
 def signal_record(account_id: int, *, model_id: int | None, symbol: str, bar_time: datetime,
@@ -39,15 +39,19 @@ def signal_record(account_id: int, *, model_id: int | None, symbol: str, bar_tim
 
 def signal_order_place(signal_id: int, *, volume: Decimal | str | None = None,
                        sl: Any = None, tp: Any = None,
-                       broker: BrokerClient | None = None) -> OrderResult:
+                       broker: BrokerClient | None = None,
+                       at: datetime | None = None) -> OrderResult:
     """Place the order a BUY/SELL signal asks for; its key is (account, model, bar, open), so
     however often this runs for one signal (redelivered tasks, overlapping cycles) there is
-    one order."""
+    one order. ``at``: a paper account's clock for this call (drills; never for a live
+    account)."""
     signal = Signal.objects.filter(pk=signal_id).first()
     if signal is None:
         raise DataError(f"no signal {signal_id}", column="signal")
     if signal.decision == Decision.HOLD:
         raise DataError(f"signal {signal_id} is HOLD: it places no order", column="decision")
+    if at is not None and broker is None:
+        broker = paper_broker_at(signal.account, at)
     key = decision_key(signal.account_id, signal.model_id, signal.bar_time, "open")
     return order_place(
         signal.account_id, idempotency_key=key, symbol=signal.symbol, side=signal.decision,

@@ -135,15 +135,19 @@ def test_paper_fetches_repeat_without_conflicts(paper_account):
 
 
 class ForgetfulBroker(BrokerClient):
-    """A broken broker that returns the bar still forming."""
+    """A broken broker that returns the bar still forming (a data-only fake: every trading
+    call is refused, as a broker without trading rights would)."""
 
     name = "forgetful"
 
     def latest_closed_bars(self, symbol, timeframe, count):
         return FEED.loc["2024-03-05 08:00":"2024-03-05 10:00"]
 
-    def symbol_info(self, symbol):
-        raise NotImplementedError
+    def _no_trading(self, *args, **kwargs):
+        raise BrokerError("forgetful broker: market data only")
+
+    symbol_info = account_info = tick = positions = place_market_order = _no_trading
+    modify_position = close_position = deals = history_orders = _no_trading
 
 
 def test_a_forming_bar_from_a_broken_broker_is_refused_before_storing(paper_account):

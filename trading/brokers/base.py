@@ -289,10 +289,13 @@ class BrokerClient(ABC):
     @abstractmethod
     def place_market_order(self, order: MarketOrder) -> OrderOutcome:
         """Send a market order. Never raises for a broker refusal or an unknown outcome: those
-        come back as REJECTED / UNKNOWN outcomes (raises only for a programming error or a
-        ConfigurationError). Re-pricing retries (requote, price changed, off quotes) happen
-        inside, bounded; terminal codes are never retried; an unknown outcome is looked up by
-        client id before this returns, and never resent blindly."""
+        come back as REJECTED / UNKNOWN outcomes. Raises only for a programming error
+        (DataError: a malformed client id, magic or price), a ConfigurationError, or a
+        BrokerError / TemporaryBrokerError when NOTHING was sent (the broker was unreachable
+        before the send), so retrying then is safe. Re-pricing retries (requote, price
+        changed, off quotes) happen inside, bounded; terminal codes are never retried; an
+        unknown outcome is looked up by client id before this returns, and never resent
+        blindly. With ``position_ticket`` it is :meth:`close_position`."""
 
     @abstractmethod
     def modify_position(self, ticket: int, sl: Decimal | None, tp: Decimal | None,
@@ -314,10 +317,11 @@ class BrokerClient(ABC):
 
     def find_order(self, client_id: str, magic: int, since: datetime) -> OrderOutcome | None:
         """Our order with ``client_id`` (and ``magic``) if the broker has it: a deal in the
-        history since ``since`` or an open position carrying it. ``None``: the broker never
-        executed it (safe to send it again). The recovery step of every unknown outcome."""
+        history since ``since`` (opening or closing: one client id is one order) or an open
+        position carrying it. ``None``: the broker has no trace of it (yet). The recovery step
+        of every unknown outcome."""
         deals = [d for d in self.deals(since, utc_now()) if d.client_id == client_id
-                 and d.magic == magic and d.entry in (DealEntry.IN, DealEntry.INOUT)]
+                 and d.magic == magic]
         if deals:
             volume = sum((d.volume for d in deals), Decimal("0"))
             price = sum((d.price * d.volume for d in deals), Decimal("0")) / volume

@@ -22,6 +22,7 @@ Broker quirks handled here:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +43,7 @@ from trading.brokers.base import (
     utc_now,
     validate_count,
 )
+from trading.brokers.mt5_trading import MT5Trading
 from trading.pnl import to_decimal
 
 logger = logging.getLogger("nusatrade.brokers.mt5")
@@ -130,8 +132,14 @@ def rates_to_frame(rates: np.ndarray, server_timezone: str = "UTC") -> pd.DataFr
     return frame
 
 
-class MT5Broker(BrokerClient):
-    """Market data from one MT5 account through an injected ``MetaTrader5``-like module."""
+class MT5Broker(MT5Trading, BrokerClient):
+    """One MT5 account through an injected ``MetaTrader5``-like module: market data here, the
+    trading half in :class:`trading.brokers.mt5_trading.MT5Trading`.
+
+    ``max_attempts`` bounds the sends of one order when the server asks to re-price (requote,
+    price changed, off quotes), waiting ``backoff_s`` then twice as long each time through
+    ``sleep`` (injected by tests, so they do not wait).
+    """
 
     name = "mt5"
     synthetic = False
@@ -139,7 +147,8 @@ class MT5Broker(BrokerClient):
     def __init__(self, module: Any, login: int | str, server: str,
                  password_provider: Callable[[], str | None], *, path: str | None = None,
                  timeout_ms: int = 60_000, server_timezone: str = "UTC",
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, max_attempts: int = 4, backoff_s: float = 0.25,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         try:
             self._login = int(login)
         except (TypeError, ValueError):
@@ -152,6 +161,11 @@ class MT5Broker(BrokerClient):
         self._server_timezone = validate_server_timezone(server_timezone)
         self._clock = clock
         self._connected = False
+        if int(max_attempts) < 1:
+            raise ConfigurationError("MT5 max_attempts must be at least 1")
+        self._max_attempts = int(max_attempts)
+        self._backoff_s = float(backoff_s)
+        self._sleep = sleep
 
     def __repr__(self) -> str:  # never the password
         return f"MT5Broker(login={self._login}, server={self._server!r})"

@@ -1,4 +1,5 @@
-"""A simulator of the ``MetaTrader5`` module's market-data API, fed from bars and a clock.
+"""A simulator of the ``MetaTrader5`` module, fed from bars and a clock: market data here, the
+trading functions (a simulated account, fault injection) in :mod:`trading.brokers.mt5sim_trade`.
 
 Same call names, arguments, return shapes and failure style as the real module (pure: no
 Django, no Windows):
@@ -12,7 +13,8 @@ Django, no Windows):
   Position 0 is the CURRENT bar: while the clock is inside it, it is still forming (open as
   fed, close/high/low/volume only as far as the bar has run).
 - Failures answer ``None`` (``False`` for bool calls) and set ``last_error()``; success sets
-  ``(1, "Success")``. ``fail_next`` injects failures (the trading engine adds order faults).
+  ``(1, "Success")``. ``fail_next`` injects failures of any call; ``queue_fault`` scripts the
+  answers of ``order_send`` (see :mod:`trading.brokers.mt5sim_trade`).
 
 Timeframes not fed directly are built from the finest fed one (as the terminal builds every
 timeframe from M1). Simulator choices where the real terminal is not documented: an unknown
@@ -38,6 +40,8 @@ from marketdata.resample import aggregate_bins
 from trading.brokers import mt5 as mt5_codes
 from trading.brokers.base import InstrumentSpec, utc_now
 from trading.brokers.mt5 import utc_to_server, validate_server_timezone
+from trading.brokers.mt5_constants import CONSTANTS as TRADE_CONSTANTS
+from trading.brokers.mt5sim_trade import TradingSimulator
 
 TIMEFRAME_CONSTANTS: dict[str, int] = {
     "TIMEFRAME_M1": 1, "TIMEFRAME_M2": 2, "TIMEFRAME_M3": 3, "TIMEFRAME_M4": 4,
@@ -128,16 +132,20 @@ def _forming(row: pd.Series, fraction: float, digits: int) -> pd.Series:
     return out
 
 
-class MT5Simulator:
+class MT5Simulator(TradingSimulator):
     """One simulated terminal. Feed it with :meth:`add_symbol`, move time with :meth:`set_time`.
 
-    Module-like: ``sim.TIMEFRAME_H1``, ``sim.RES_E_FAIL``... are the real constants.
+    Module-like: ``sim.TIMEFRAME_H1``, ``sim.RES_E_FAIL``, ``sim.ORDER_TYPE_BUY``,
+    ``sim.TRADE_RETCODE_DONE``... are the real constants. The account starts with ``balance``
+    in ``currency`` at 1:``leverage``.
     """
 
     def __init__(self, clock: Callable[[], datetime] | None = None, *,
                  server_timezone: str = "UTC",
                  accounts: Mapping[int, tuple[str, str]] | None = None,
-                 max_bars: int = 100_000, build: int = 4755) -> None:
+                 max_bars: int = 100_000, build: int = 4755,
+                 balance: Decimal | str = Decimal("10000.00"), leverage: int = 100,
+                 currency: str = "USD") -> None:
         self._clock = clock or utc_now
         self.server_timezone = validate_server_timezone(server_timezone)
         self._accounts = dict(accounts or {})
@@ -146,6 +154,7 @@ class MT5Simulator:
         self._symbols: dict[str, _Symbol] = {}
         self._state = _State()
         self.calls: list[str] = []  # names of API calls, in order (for tests)
+        self._init_trading(balance=balance, leverage=leverage, currency=currency)
 
     # --- test controls ---------------------------------------------------------------------
     def set_time(self, when: datetime | str) -> None:
@@ -297,18 +306,26 @@ class MT5Simulator:
         return self._error(_CALL_FAILED) if tick is None else self._ok(tick)
 
     def _tick(self, entry: _Symbol) -> Tick | None:
+        """The quote now: the current bar's close as formed so far (plus any scripted quote
+        shift); after the last fed bar, that bar's close. Hot path of every order: no frame
+        copies."""
         finest = _finest(entry)
-        bars = self._feed_now(entry, finest)
-        if bars.empty:
-            return None
-        last = bars.iloc[-1]
+        feed = entry.feeds[finest]
         now = self.now()
-        end = bars.index[-1] + timeframes.get(finest).delta
+        index = int(feed.index.searchsorted(now, side="right")) - 1
+        if index < 0:
+            return None
+        opened = feed.index[index]
+        end = opened + timeframes.get(finest).delta
+        row = feed.iloc[index]
+        if now < end:
+            row = _forming(row, (now - opened) / timeframes.get(finest).delta, entry.spec.digits)
         when = min(now, end - pd.Timedelta(seconds=1))
         seconds = int(utc_to_server(pd.DatetimeIndex([when]), self.server_timezone)[0])
-        points = float(last.get("spread", 0.0))
+        points = float(row.get("spread", 0.0))
         spread = (0.0 if np.isnan(points) else points) * float(entry.spec.point)
-        bid = float(last["close"])
+        shift = float(self._shifts.get(entry.spec.symbol, 0))
+        bid = round(float(row["close"]) + shift, entry.spec.digits)
         return Tick(time=seconds, bid=bid, ask=round(bid + spread, entry.spec.digits), last=0.0,
                     volume=0, time_msc=seconds * 1000, flags=6, volume_real=0.0)
 
@@ -319,7 +336,7 @@ class MT5Simulator:
         now = self.now()
         delta = timeframes.get(timeframe).delta
         feed = entry.feeds[timeframe]
-        bars = feed[feed.index <= now]
+        bars = feed.iloc[: int(feed.index.searchsorted(now, side="right"))]
         if len(bars) and now < bars.index[-1] + delta:
             bars = bars.copy()
             fraction = (now - bars.index[-1]) / delta
@@ -410,5 +427,5 @@ def _seconds(value: datetime | int) -> int:
     return std_calendar.timegm(stamp.timetuple())
 
 
-for _name, _value in {**TIMEFRAME_CONSTANTS, **RES_CONSTANTS}.items():
+for _name, _value in {**TIMEFRAME_CONSTANTS, **RES_CONSTANTS, **TRADE_CONSTANTS}.items():
     setattr(MT5Simulator, _name, _value)

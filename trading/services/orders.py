@@ -30,7 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Broker, TradingAccount
-from nusatrade.errors import BrokerError, DataError
+from nusatrade.errors import BrokerError, DataError, TemporaryBrokerError
 from trading.brokers import broker_for
 from trading.brokers.base import (
     BrokerClient,
@@ -143,11 +143,12 @@ def _check_market(request: OrderRequest, broker: BrokerClient) -> Tick:
     """The broker's contract facts and quote for the request (both read at run time)."""
     try:
         spec = broker.symbol_info(request.symbol)
+    except TemporaryBrokerError:
+        raise          # the broker is unreachable: nothing stored, the caller may retry
     except BrokerError as error:
-        if getattr(error, "retcode", None) is None and "unknown symbol" in str(error).lower():
-            raise OrderInvalid({"symbol": f"{request.symbol!r} is not a symbol this broker "
-                                          "trades"}) from None
-        raise
+        # A lasting refusal of the symbol's facts: the broker does not know it.
+        raise OrderInvalid({"symbol": f"{request.symbol!r} is not a symbol this broker "
+                                      f"trades ({error})"}) from None
     tick = broker.tick(request.symbol)
     check_order_against_market(request, spec, tick)
     return tick
@@ -249,7 +250,7 @@ def _broker_call(order: Order, broker: BrokerClient) -> OrderOutcome:
     return broker.place_market_order(MarketOrder(
         symbol=order.symbol, side=OrderSide(order.side), volume=order.volume,
         client_id=order.client_id, magic=int(order.magic), sl=order.sl, tp=order.tp,
-        comment=order.client_id))
+        comment=""))
 
 
 def _position_deals(order: Order, outcome: OrderOutcome, broker: BrokerClient) -> list:

@@ -21,6 +21,7 @@ def account_create(username: str, *, name: str, broker: str = Broker.PAPER,
         raise DataError(f"no user named {username!r}", column="username")
     if broker not in Broker.values:
         raise DataError(f"broker must be one of {', '.join(Broker.values)}", column="broker")
+    balance = Decimal(str(balance))
     if not balance.is_finite() or balance < 0:
         raise DataError("balance must be a finite amount >= 0", column="balance")
     if leverage < 1:

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "nusatrade.apps.NusaTradeConfig",
     "accounts",
     "trading",
+    "trading.paper",
     "marketdata",
     "mlops",
     "backtests",

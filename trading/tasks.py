@@ -1,10 +1,17 @@
-"""Celery tasks of the order path: thin, take ids, call the service of the same name.
+"""Celery tasks of the trading app. Thin: ids in, one service call, a JSON-safe result out.
 
-``acks_late`` + ``reject_on_worker_lost``: a worker killed mid-task gets the task delivered
-again. That is safe because the service owns idempotency: the redelivered ``place_order`` finds
-the order by its key; if the killed worker had already sent it, the order is ``sent`` and is
-looked up at the broker by client id, never sent twice. Database hiccups are retried with
-backoff (the outbox makes a retry harmless); broker refusals are results, not errors.
+The order path (``place_order``, ``recover_orders``, ``sync_positions``): ``acks_late`` +
+``reject_on_worker_lost``, so a worker killed mid-task gets the task delivered again. That is
+safe because the service owns idempotency: the redelivered ``place_order`` finds the order by
+its key; if the killed worker had already sent it, the order is ``sent`` and is looked up at
+the broker by client id, never sent twice. Database hiccups are retried with backoff (the
+outbox makes a retry harmless); broker refusals are results, not errors.
+
+``fetch_bars`` (the live bar fetch, moved here from ``marketdata`` with its broker call; its
+Celery name stays ``marketdata.fetch_bars`` so stored beat schedules keep working) is periodic
+(scheduled per account/symbol/timeframe with Celery beat) and is also the ``fetch_bars``
+management command. Retry policy lives here; idempotency lives in the
+service (``bars_upsert``), so a redelivered or repeated task stores nothing twice.
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from accounts.models import TradingAccount
+from nusatrade.errors import TemporaryBrokerError
 from trading import services
+from trading.livebars import bars_fetch_live
 
 TASK_OPTIONS: dict[str, Any] = {
     "acks_late": True,
@@ -56,3 +66,19 @@ def sync_positions(account_id: int) -> dict[str, Any]:
     """Close our positions the broker closed (SL/TP, stop-out) from its deal history."""
     report = services.positions_sync(account_id)
     return {"closed": report.closed, "still_open": report.still_open}
+
+
+@shared_task(
+    name="marketdata.fetch_bars",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TemporaryBrokerError,),
+    retry_backoff=5,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=3,
+)
+def fetch_bars(account_id: int, symbol: str, timeframe: str, count: int = 500) -> dict[str, Any]:
+    """Fetch and store the latest closed bars of ``symbol``/``timeframe`` for an account."""
+    account = TradingAccount.objects.get(pk=account_id)
+    return bars_fetch_live(account, symbol, timeframe, count).as_dict()

@@ -5,12 +5,20 @@ deployment enables it (``MT5_ENABLED``); an MT5 account on a deployment without 
 ConfigurationError, never a silent fallback to paper. The ``MetaTrader5`` package is imported
 only here, lazily, and only then.
 
+``MT5_MODULE`` names the module: ``MetaTrader5`` (Windows) or a bridge class such as
+``mt5linux:MetaTrader5``, which is instantiated with ``MT5_BRIDGE_HOST``/``MT5_BRIDGE_PORT``.
+mt5linux serves rpyc's classic mode (whoever reaches the port runs any code on the terminal's
+machine), so the host must be loopback or a private address (a VPN or SSH tunnel): anything
+else is a ConfigurationError.
+
 Importing this package does not import Django (the submodules are pure); ``broker_for`` does.
 """
 
 from __future__ import annotations
 
 import importlib
+import ipaddress
+import socket
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -58,7 +66,29 @@ def load_mt5_module() -> Any:
     except ImportError as exc:
         raise ConfigurationError(f"MT5_MODULE {module_name!r} cannot be imported here ({exc}); "
                                  "the MetaTrader5 package exists for Windows only") from None
-    return getattr(module, attribute) if attribute else module
+    target_object = getattr(module, attribute) if attribute else module
+    if isinstance(target_object, type):      # a bridge class (mt5linux.MetaTrader5)
+        host = validate_bridge_host(str(_setting("MT5_BRIDGE_HOST", "127.0.0.1")))
+        return target_object(host=host, port=int(_setting("MT5_BRIDGE_PORT", 18812)))
+    return target_object
+
+
+def validate_bridge_host(host: str) -> str:
+    """``host`` if it is, and every address it resolves to is, loopback or private
+    (RFC 1918, unique-local IPv6, link-local)."""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            addresses = [ipaddress.ip_address(info[4][0].split("%")[0])
+                         for info in socket.getaddrinfo(host, None)]
+        except (OSError, ValueError):
+            raise ConfigurationError(f"MT5_BRIDGE_HOST {host!r} does not resolve") from None
+    if not all(a.is_loopback or a.is_private for a in addresses):
+        raise ConfigurationError(
+            f"MT5_BRIDGE_HOST {host!r} is a public address: the mt5linux port gives whoever "
+            "reaches it full control of the terminal; keep it on loopback or a private tunnel")
+    return host
 
 
 def stored_history(symbol: str, timeframe: str, until: pd.Timestamp, count: int) -> pd.DataFrame:
@@ -82,11 +112,16 @@ def _minutes(timeframe: str) -> int:
     return timeframes.get(timeframe).minutes
 
 
-def _paper_broker(clock: Clock) -> PaperBroker:
+def _paper_broker(account: TradingAccount, clock: Clock) -> PaperBroker:
+    """The paper broker trading ``account``'s paper book (created on first use from the
+    account's initial balance, currency and leverage)."""
     from trading.models import Instrument
+    from trading.paper.services import paper_account_ensure
+    from trading.paper.store import DatabaseStore
 
     specs = {i.symbol: InstrumentSpec.from_instrument(i) for i in Instrument.objects.all()}
-    return PaperBroker(specs, history=stored_history, clock=clock)
+    store = DatabaseStore(paper_account_ensure(account).pk)
+    return PaperBroker(specs, history=stored_history, clock=clock, store=store)
 
 
 def _mt5_broker(account: TradingAccount, clock: Clock, module: Any | None) -> MT5Broker:
@@ -103,6 +138,8 @@ def _mt5_broker(account: TradingAccount, clock: Clock, module: Any | None) -> MT
         path=_setting("MT5_TERMINAL_PATH", "") or None,
         timeout_ms=int(_setting("MT5_TIMEOUT_MS", 60_000)),
         server_timezone=str(_setting("MT5_SERVER_TIMEZONE", "UTC")), clock=clock,
+        max_attempts=int(_setting("MT5_ORDER_ATTEMPTS", 4)),
+        backoff_s=float(_setting("MT5_ORDER_BACKOFF_S", 0.25)),
     )
 
 
@@ -114,7 +151,7 @@ def broker_for(account: TradingAccount, *, clock: Clock | None = None,
     """
     kind = account.broker
     if kind == PAPER:
-        return _paper_broker(clock or utc_now)
+        return _paper_broker(account, clock or utc_now)
     if kind == MT5:
         return _mt5_broker(account, clock or utc_now, mt5_module)
     raise ConfigurationError(f"account {account.pk}: unknown broker {kind!r}")

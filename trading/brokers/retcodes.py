@@ -132,3 +132,19 @@ def meaning(retcode: int | None) -> str:
     if retcode is None:
         return "no answer from the broker"
     return MEANINGS.get(retcode, f"unknown return code {retcode}")
+
+
+def markdown_table() -> str:
+    """The retcode table of docs/trading.md (``python -m trading.brokers.retcodes``)."""
+    lines = ["| code | name | meaning | policy |", "|---:|---|---|---|"]
+    names = {value: name for name, value in globals().items()
+             if name.isupper() and isinstance(value, int)}
+    for code in sorted(MEANINGS):
+        lines.append(f"| {code} | `TRADE_RETCODE_{names[code]}` | {MEANINGS[code]} | "
+                     f"{policy(code).value} |")
+    lines.append("| none | `None` (no answer) | no answer from the broker | unknown |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import TradingAccount
-from marketdata.live import bars_fetch_live
 from nusatrade.errors import NusaTradeError
+from trading.livebars import bars_fetch_live
 
 
 class Command(BaseCommand):

@@ -9,16 +9,16 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Broker, TradingAccount, User
-from marketdata.live import bars_fetch_live
 from marketdata.models import Bar
 from marketdata.selectors import load_bars
 from marketdata.services import bars_upsert
 from marketdata.synthetic import generate_range
-from marketdata.tasks import fetch_bars
 from nusatrade.errors import BrokerError, ConfigurationError, DataError
 from trading.brokers.base import BrokerClient
 from trading.brokers.mt5sim import MT5Simulator
 from trading.brokers.paper import PaperBroker
+from trading.livebars import bars_fetch_live
+from trading.tasks import fetch_bars
 
 pytestmark = pytest.mark.django_db
 FEED = generate_range("2024-02-01", "2024-04-01", "H1", seed=4, start_price=2000.0)

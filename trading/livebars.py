@@ -1,9 +1,13 @@
 """Live bars: fetch the latest CLOSED bars from an account's broker and store them.
 
-``bars_fetch_live`` is the service behind the ``fetch_bars`` Celery task and management
-command. Idempotent: ``bars_upsert`` inserts new bars, leaves identical ones and reports (never
-overwrites) differing ones. A still-forming bar is never stored: the brokers do not return
-one, and the bars are checked against the clock again here before anything is written.
+It sits with the brokers (the trading layer), not in ``marketdata``: ``marketdata`` never
+imports a broker; this module asks the broker and hands the bars to ``marketdata``'s storage
+service (``bars_upsert``). ``bars_fetch_live`` is the service behind the ``fetch_bars`` Celery
+task (still named ``marketdata.fetch_bars``, so existing beat schedules keep working) and
+management command. Idempotent: ``bars_upsert`` inserts new bars, leaves identical ones and
+reports (never overwrites) differing ones. A still-forming bar is never stored: the brokers
+do not return one, and the bars are checked against the clock again here before anything is
+written.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from trading.brokers.base import BrokerClient, Clock, check_bars, utc_now, valid
 if TYPE_CHECKING:
     from accounts.models import TradingAccount
 
-logger = logging.getLogger("nusatrade.marketdata.live")
+logger = logging.getLogger("nusatrade.trading.livebars")
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,10 @@ def _summary(result: services.OrderResult) -> dict[str, Any]:
             "message": result.message}
 
 
-@shared_task(name="trading.place_order", **TASK_OPTIONS)
+# A broker unreachable while the request is checked stores and sends nothing: retry it too.
+@shared_task(name="trading.place_order",
+             **{**TASK_OPTIONS, "autoretry_for": (OperationalError, InterfaceError,
+                                                  TemporaryBrokerError)})
 def place_order(signal_id: int, volume: str | None = None, sl: str | None = None,
                 tp: str | None = None, at: str | None = None) -> dict[str, Any]:
     """Place the order of a BUY/SELL signal (once, however often this task runs). ``at``

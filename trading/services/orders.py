@@ -224,10 +224,12 @@ def _mark_sent(order: Order) -> bool:
 
 
 def _send(order: Order, broker: BrokerClient) -> Order:
+    # Read before the "sent" mark: a broker unreachable here leaves the order pending (never
+    # sent), which a retry may send; after the mark only a look-up may resolve it.
+    spec = broker.symbol_info(order.symbol)
     if not _mark_sent(order):
         order.refresh_from_db()
         return order
-    spec = broker.symbol_info(order.symbol)
     try:
         outcome = _broker_call(order, broker)
     except BrokerError as error:
@@ -276,6 +278,8 @@ def position_close(position_id: int, *, reason: str = "", idempotency_key: str |
     position = Position.objects.filter(pk=position_id).first()
     if position is None:
         raise DataError(f"no position {position_id}", column="position")
+    if position.broker_ticket is None:
+        raise DataError(f"position {position_id} has no broker ticket", column="position")
     key = idempotency_key or close_key(position.account_id, position.pk)
     if position.status != PositionStatus.OPEN and not Order.objects.filter(
             idempotency_key=key).exists():

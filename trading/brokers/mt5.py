@@ -1,4 +1,5 @@
-"""MetaTrader 5 market data through the ``MetaTrader5`` module, or anything with its API.
+"""MetaTrader 5 through the ``MetaTrader5`` module, or anything with its API (mt5linux, the
+simulator): connection and market data here, orders in :mod:`trading.brokers.mt5_trading`.
 
 The module is injected: the real ``MetaTrader5`` package (Windows only) is imported lazily by
 ``trading.brokers.broker_for`` when MT5 is configured, the simulator

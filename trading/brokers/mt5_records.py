@@ -150,8 +150,14 @@ def stops_problem(spec: InstrumentSpec, side: OrderSide, tick: Tick, sl: Decimal
 
 
 # --- records --------------------------------------------------------------------------------
+def decimal_of(value: Any) -> Decimal:
+    """A record's number as Decimal. ``float()`` first: a bridge may hand back numpy floats,
+    whose repr (``np.float64(1.5)``) is not a number."""
+    return to_decimal(float(value))
+
+
 def _level(value: float) -> Decimal | None:
-    return to_decimal(value) if value else None
+    return decimal_of(value) if value else None
 
 
 def _side(order_type: int) -> OrderSide:
@@ -160,26 +166,26 @@ def _side(order_type: int) -> OrderSide:
 
 
 def account_from(info: Any) -> AccountInfo:
-    margin = to_decimal(info.margin)
+    margin = decimal_of(info.margin)
     return AccountInfo(
-        login=str(info.login), currency=str(info.currency), balance=to_decimal(info.balance),
-        equity=to_decimal(info.equity), margin=margin, margin_free=to_decimal(info.margin_free),
-        margin_level=to_decimal(info.margin_level) if margin > 0 else None,
+        login=str(info.login), currency=str(info.currency), balance=decimal_of(info.balance),
+        equity=decimal_of(info.equity), margin=margin, margin_free=decimal_of(info.margin_free),
+        margin_level=decimal_of(info.margin_level) if margin > 0 else None,
         leverage=int(info.leverage), server=str(info.server))
 
 
 def tick_from(symbol: str, tick: Any, server_timezone: str) -> Tick:
     return Tick(symbol=symbol, time=server_time_to_utc(tick.time, server_timezone),
-                bid=to_decimal(tick.bid), ask=to_decimal(tick.ask))
+                bid=decimal_of(tick.bid), ask=decimal_of(tick.ask))
 
 
 def position_from(pos: Any, server_timezone: str) -> BrokerPosition:
     side = OrderSide.BUY if int(pos.type) == c.POSITION_TYPE_BUY else OrderSide.SELL
     return BrokerPosition(
-        ticket=int(pos.ticket), symbol=str(pos.symbol), side=side, volume=to_decimal(pos.volume),
-        price_open=to_decimal(pos.price_open), sl=_level(pos.sl), tp=_level(pos.tp),
-        price_current=to_decimal(pos.price_current), profit=to_decimal(pos.profit),
-        swap=to_decimal(pos.swap), magic=int(pos.magic),
+        ticket=int(pos.ticket), symbol=str(pos.symbol), side=side, volume=decimal_of(pos.volume),
+        price_open=decimal_of(pos.price_open), sl=_level(pos.sl), tp=_level(pos.tp),
+        price_current=decimal_of(pos.price_current), profit=decimal_of(pos.profit),
+        swap=decimal_of(pos.swap), magic=int(pos.magic),
         client_id=client_id_of(str(pos.comment)),
         time=server_time_to_utc(pos.time, server_timezone))
 
@@ -193,23 +199,23 @@ def deal_from(deal: Any, server_timezone: str) -> BrokerDeal:
     return BrokerDeal(
         ticket=int(deal.ticket), order_ticket=int(deal.order),
         position_ticket=int(deal.position_id), symbol=str(deal.symbol), side=_side(deal.type),
-        entry=_ENTRIES.get(int(deal.entry), DealEntry.IN), volume=to_decimal(deal.volume),
-        price=to_decimal(deal.price), profit=to_decimal(deal.profit),
-        commission=to_decimal(deal.commission), swap=to_decimal(deal.swap),
-        fee=to_decimal(deal.fee), magic=int(deal.magic),
+        entry=_ENTRIES.get(int(deal.entry), DealEntry.IN), volume=decimal_of(deal.volume),
+        price=decimal_of(deal.price), profit=decimal_of(deal.profit),
+        commission=decimal_of(deal.commission), swap=decimal_of(deal.swap),
+        fee=decimal_of(deal.fee), magic=int(deal.magic),
         client_id=client_id_of(str(deal.comment)),
         reason=_REASONS.get(int(deal.reason), DealReason.OTHER),
         time=server_time_to_utc(deal.time, server_timezone))
 
 
 def order_record_from(order: Any, server_timezone: str) -> BrokerOrderRecord:
-    initial = to_decimal(order.volume_initial)
+    initial = decimal_of(order.volume_initial)
     price = order.price_current or order.price_open
     return BrokerOrderRecord(
         ticket=int(order.ticket), position_ticket=int(order.position_id),
         symbol=str(order.symbol), side=_side(order.type), volume_initial=initial,
-        volume_filled=initial - to_decimal(order.volume_current),
-        price=to_decimal(price) if price else None,
+        volume_filled=initial - decimal_of(order.volume_current),
+        price=decimal_of(price) if price else None,
         state=c.ORDER_STATE_NAMES.get(int(order.state), f"state {order.state}"),
         magic=int(order.magic), client_id=client_id_of(str(order.comment)),
         time=server_time_to_utc(order.time_setup, server_timezone))

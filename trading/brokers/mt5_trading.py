@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from nusatrade.errors import BrokerError, TemporaryBrokerError
+from nusatrade.errors import TemporaryBrokerError
 from trading.brokers import mt5_constants as c
 from trading.brokers import mt5_records as records
 from trading.brokers import retcodes
@@ -46,7 +46,7 @@ from trading.brokers.base import (
     Tick,
 )
 from trading.brokers.retcodes import Policy
-from trading.pnl import InstrumentSpec, to_decimal
+from trading.pnl import InstrumentSpec
 
 logger = logging.getLogger("nusatrade.brokers.mt5")
 
@@ -234,12 +234,9 @@ class MT5Trading:
 
         request = _Request("close", position.symbol, client_id, magic, build, lookup,
                            position_ticket=int(ticket))
-        problem = self._not_ours(position, magic) or records.volume_problem(spec, amount)
-        if problem is None and amount > position.volume:
-            problem = f"close volume {amount} exceeds the position's {position.volume} lots"
-        if problem:
-            code = None if position.magic != magic else retcodes.INVALID_VOLUME
-            return _rejected(request, code, f"refused before sending: {problem}", 0)
+        refusal = self._close_refusal(position, magic, spec, amount)
+        if refusal is not None:
+            return _rejected(request, refusal[0], f"refused before sending: {refusal[1]}", 0)
         return self._send(request, spec)
 
     def modify_position(self, ticket: int, sl: Decimal | None, tp: Decimal | None,
@@ -280,6 +277,20 @@ class MT5Trading:
             return _rejected(request, None, f"refused before sending: {problem}", 0)
         return self._send(request, spec)
 
+    def _close_refusal(self, position: BrokerPosition, magic: int, spec: InstrumentSpec,
+                       amount: Decimal) -> tuple[int | None, str] | None:
+        """(retcode, why) when closing ``amount`` of ``position`` must not be sent."""
+        not_ours = self._not_ours(position, magic)
+        if not_ours:
+            return None, not_ours
+        problem = records.volume_problem(spec, amount)
+        if problem:
+            return retcodes.INVALID_VOLUME, problem
+        if amount > position.volume:
+            return (retcodes.INVALID_CLOSE_VOLUME,
+                    f"close volume {amount} exceeds the position's {position.volume} lots")
+        return None
+
     @staticmethod
     def _not_ours(position: BrokerPosition, magic: int) -> str | None:
         if position.magic != magic:
@@ -311,7 +322,10 @@ class MT5Trading:
                 self._backoff(request, attempt, checked, "order_check")
                 continue
             sends += 1
-            result = self._module.order_send(payload)
+            try:
+                result = self._module.order_send(payload)
+            except Exception as exc:  # a bridge socket error: sent or not?
+                return self._resolve(request, None, None, sends, raised=exc)
             code = None if result is None else int(result.retcode)
             policy = (Policy.DONE if code in request.done_codes
                       else retcodes.policy(code))
@@ -382,7 +396,8 @@ class MT5Trading:
             deal_ticket=int(result.deal),
             position_ticket=(deal.position_ticket if deal is not None
                              else request.position_ticket or int(result.order)),
-            volume=to_decimal(result.volume), price=spec.round_price(to_decimal(result.price)),
+            volume=records.decimal_of(result.volume),
+            price=spec.round_price(records.decimal_of(result.price)),
             time=deal.time if deal is not None else self._clock(), attempts=sends,
             retries=tuple(request.retries))
 
@@ -396,10 +411,15 @@ class MT5Trading:
                 return records.deal_from(row, self._server_timezone)
         return None
 
-    def _resolve(self, request: _Request, code: int | None, result: Any,
-                 sends: int) -> OrderOutcome:
+    def _resolve(self, request: _Request, code: int | None, result: Any, sends: int,
+                 raised: Exception | None = None) -> OrderOutcome:
         """The answer was lost: look the client id up before anything is sent again."""
-        if result is None:
+        if raised is not None:
+            # The call itself failed (mt5linux: the link broke mid-call): the request may have
+            # reached the terminal. Reconnect for the look-up.
+            self._connected = False
+            why = f"order_send raised {type(raised).__name__}: {raised}"
+        elif result is None:
             error_code, description = self._module.last_error()
             from trading.brokers.mt5 import IPC_ERRORS
 
@@ -412,7 +432,7 @@ class MT5Trading:
                        "sent", request.action, request.symbol, request.client_id, why)
         try:
             found = request.lookup()
-        except BrokerError as exc:
+        except Exception as exc:  # whatever broke: still unknown
             return self._unknown(request, code, f"{why}; look-up failed: {exc}", sends)
         if found is None:
             return self._unknown(request, code, f"{why}; not found at the broker after the "

@@ -103,6 +103,40 @@ class _Symbol:
     spec: InstrumentSpec
     feeds: dict[str, pd.DataFrame]
     selected: bool = False
+    arrays: dict[str, _Arrays] = field(default_factory=dict)
+
+    def bars(self, timeframe: str) -> _Arrays:
+        """The feed as numpy arrays (built once: the order path reads quotes many times)."""
+        if timeframe not in self.arrays:
+            feed = self.feeds[timeframe]
+            spread = (feed["spread"].fillna(0).to_numpy(dtype="float64") if "spread" in feed
+                      else np.zeros(len(feed)))
+            self.arrays[timeframe] = _Arrays(
+                feed.index.as_unit("ns").asi8, feed["open"].to_numpy(dtype="float64"),
+                feed["high"].to_numpy(dtype="float64"), feed["low"].to_numpy(dtype="float64"),
+                feed["close"].to_numpy(dtype="float64"), spread,
+                timeframes.get(timeframe).delta.value)
+        return self.arrays[timeframe]
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    time: np.ndarray        # int64 ns, UTC open times
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    spread: np.ndarray      # points
+    step: int               # the timeframe in ns
+
+    def bar(self, i: int, now_ns: int, digits: int) -> tuple[float, float, float, float, bool]:
+        """(open, high, low, close, complete) of bar ``i`` as it stands at ``now_ns``."""
+        values = (float(self.open[i]), float(self.high[i]), float(self.low[i]),
+                  float(self.close[i]))
+        if now_ns >= self.time[i] + self.step:
+            return (*values, True)
+        fraction = float(now_ns - self.time[i]) / self.step
+        return (*forming_values(*values, fraction, digits), False)
 
 
 @dataclass
@@ -120,14 +154,21 @@ class _State:
     faults: dict[str, _Fault] = field(default_factory=dict)
 
 
+def forming_values(bar_open: float, high: float, low: float, close: float, fraction: float,
+                   digits: int) -> tuple[float, float, float, float]:
+    """(open, high, low, close) of a bar ``fraction`` of the way through: open as fed, the
+    close moved linearly from it, the extremes grown in proportion."""
+    now = bar_open + (close - bar_open) * fraction
+    top, bottom = max(bar_open, close), min(bar_open, close)
+    return (bar_open, round(max(bar_open, now) + (high - top) * fraction, digits),
+            round(min(bar_open, now) - (bottom - low) * fraction, digits), round(now, digits))
+
+
 def _forming(row: pd.Series, fraction: float, digits: int) -> pd.Series:
     """How a bar looks ``fraction`` of the way through: open as fed, the rest partial."""
-    close = row["open"] + (row["close"] - row["open"]) * fraction
-    top, bottom = max(row["open"], row["close"]), min(row["open"], row["close"])
     out = row.copy()
-    out["close"] = round(close, digits)
-    out["high"] = round(max(row["open"], close) + (row["high"] - top) * fraction, digits)
-    out["low"] = round(min(row["open"], close) - (bottom - row["low"]) * fraction, digits)
+    _open, out["high"], out["low"], out["close"] = forming_values(
+        row["open"], row["high"], row["low"], row["close"], fraction, digits)
     out["volume"] = max(1.0, float(np.floor(row["volume"] * fraction)))
     return out
 
@@ -307,27 +348,27 @@ class MT5Simulator(TradingSimulator):
 
     def _tick(self, entry: _Symbol) -> Tick | None:
         """The quote now: the current bar's close as formed so far (plus any scripted quote
-        shift); after the last fed bar, that bar's close. Hot path of every order: no frame
-        copies."""
-        finest = _finest(entry)
-        feed = entry.feeds[finest]
-        now = self.now()
-        index = int(feed.index.searchsorted(now, side="right")) - 1
+        shift); after the last fed bar, that bar's close. Hot path of every order: numpy
+        arrays, no frame access."""
+        bars = entry.bars(_finest(entry))
+        now_ns = self.now().value
+        index = int(np.searchsorted(bars.time, now_ns, side="right")) - 1
         if index < 0:
             return None
-        opened = feed.index[index]
-        end = opened + timeframes.get(finest).delta
-        row = feed.iloc[index]
-        if now < end:
-            row = _forming(row, (now - opened) / timeframes.get(finest).delta, entry.spec.digits)
-        when = min(now, end - pd.Timedelta(seconds=1))
-        seconds = int(utc_to_server(pd.DatetimeIndex([when]), self.server_timezone)[0])
-        points = float(row.get("spread", 0.0))
-        spread = (0.0 if np.isnan(points) else points) * float(entry.spec.point)
+        digits = entry.spec.digits
+        close = bars.bar(index, now_ns, digits)[3]
+        when_ns = min(now_ns, int(bars.time[index]) + bars.step - 1_000_000_000)
+        seconds = self._server_seconds_of(when_ns)
+        spread = float(bars.spread[index]) * float(entry.spec.point)
         shift = float(self._shifts.get(entry.spec.symbol, 0))
-        bid = round(float(row["close"]) + shift, entry.spec.digits)
-        return Tick(time=seconds, bid=bid, ask=round(bid + spread, entry.spec.digits), last=0.0,
+        bid = float(round(close + shift, digits))        # plain floats, as the real module
+        return Tick(time=int(seconds), bid=bid, ask=float(round(bid + spread, digits)), last=0.0,
                     volume=0, time_msc=seconds * 1000, flags=6, volume_real=0.0)
+
+    def _server_seconds_of(self, utc_ns: int) -> int:
+        if self.server_timezone in ("", "UTC", "Etc/UTC", "GMT"):
+            return utc_ns // 1_000_000_000
+        return int(utc_to_server(pd.DatetimeIndex([utc_ns], tz="UTC"), self.server_timezone)[0])
 
     # --- rates ------------------------------------------------------------------------------
     def _feed_now(self, entry: _Symbol, timeframe: str) -> pd.DataFrame:

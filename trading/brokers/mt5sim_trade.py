@@ -35,6 +35,7 @@ from decimal import ROUND_DOWN, Decimal
 from fnmatch import fnmatchcase
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from marketdata import timeframes
@@ -204,6 +205,7 @@ class TradingSimulator:
                                  currency=currency)
         self._book = _Book()
         self._shifts: dict[str, Decimal] = {}
+        self._quotes: dict[tuple, tuple[Decimal, Decimal] | None] = {}
 
     # --- test controls ---------------------------------------------------------------------
     @property
@@ -300,22 +302,28 @@ class TradingSimulator:
 
     # --- quotes ----------------------------------------------------------------------------
     def _quote(self, symbol: str) -> tuple[Decimal, Decimal] | None:
-        """(bid, ask) now, or None when the market is closed (no fed bar covers the clock)."""
-        entry = self._symbols[symbol]
-        tick = self._tick(entry)
-        if tick is None or not self._market_open(entry):
-            return None
-        digits = entry.spec.digits
-        return round(to_decimal(tick.bid), digits), round(to_decimal(tick.ask), digits)
+        """(bid, ask) now, or None when the market is closed (no fed bar covers the clock).
+        Memoised per (symbol, clock reading, quote shift): equity over many positions reads
+        the same quote again and again within one call."""
+        key = (symbol, self.now().value, self._shifts.get(symbol))
+        if key not in self._quotes:
+            if len(self._quotes) > 1024:
+                self._quotes.clear()
+            entry = self._symbols[symbol]
+            tick = self._tick(entry)
+            digits = entry.spec.digits
+            self._quotes[key] = (None if tick is None or not self._market_open(entry) else
+                                 (round(to_decimal(tick.bid), digits),
+                                  round(to_decimal(tick.ask), digits)))
+        return self._quotes[key]
 
     def _market_open(self, entry: Any) -> bool:
         from trading.brokers.mt5sim import _finest
 
-        finest = _finest(entry)
-        feed = entry.feeds[finest]
-        now = self.now()
-        index = int(feed.index.searchsorted(now, side="right")) - 1
-        return index >= 0 and now < feed.index[index] + timeframes.get(finest).delta
+        bars = entry.bars(_finest(entry))
+        now_ns = self.now().value
+        index = int(np.searchsorted(bars.time, now_ns, side="right")) - 1
+        return index >= 0 and now_ns < bars.time[index] + bars.step
 
     def _close_price(self, pos: _Position) -> Decimal | None:
         quote = self._quote(pos.symbol)
@@ -608,9 +616,7 @@ class TradingSimulator:
             price_stoplimit=0.0, symbol=pos.symbol, comment=comment, external_id=""))
 
     def _server_seconds(self, when: pd.Timestamp) -> int:
-        from trading.brokers.mt5 import utc_to_server
-
-        return int(utc_to_server(pd.DatetimeIndex([when]), self.server_timezone)[0])
+        return self._server_seconds_of(pd.Timestamp(when).value)
 
     @staticmethod
     def _bar_end(entry: Any, when: pd.Timestamp) -> pd.Timestamp:
@@ -627,34 +633,27 @@ class TradingSimulator:
                 self._check_stops(pos)
 
     def _check_stops(self, pos: _Position) -> None:
-        from trading.brokers.mt5sim import _finest, _forming
+        from trading.brokers.mt5sim import _finest
 
         entry = self._symbols[pos.symbol]
-        finest = _finest(entry)
-        delta = timeframes.get(finest).delta
-        feed = entry.feeds[finest]
+        bars = entry.bars(_finest(entry))
         now = self.now()
-        start = int(feed.index.searchsorted(pos.checked_from, side="left"))
-        stop = int(feed.index.searchsorted(now, side="right"))
+        start = int(np.searchsorted(bars.time, pos.checked_from.value, side="left"))
+        stop = int(np.searchsorted(bars.time, now.value, side="right"))
         nan = float("nan")
         sl = float(pos.sl) if pos.sl is not None else nan
         tp = float(pos.tp) if pos.tp is not None else nan
         point = float(entry.spec.point)
         for i in range(start, stop):
-            opened = feed.index[i]
-            row = feed.iloc[i]
-            complete = opened + delta <= now
-            if not complete:
-                row = _forming(row, (now - opened) / delta, entry.spec.digits)
-            spread = float(row.get("spread", 0.0) or 0.0) * point
-            reason, exit_bid, _both = first_touch(pos.side, float(row["open"]),
-                                                  float(row["high"]), float(row["low"]),
-                                                  spread, sl, tp)
+            bar_open, high, low, _close, complete = bars.bar(i, now.value, entry.spec.digits)
+            spread = float(bars.spread[i]) * point
+            reason, exit_bid, _both = first_touch(pos.side, bar_open, high, low, spread, sl, tp)
+            opened = pd.Timestamp(int(bars.time[i]), tz="UTC")
             if reason != NO_EXIT:
                 self._stop_out(pos, reason, exit_bid, spread, opened if complete else now)
                 return
             if complete:
-                pos.checked_from = opened + delta
+                pos.checked_from = opened + pd.Timedelta(int(bars.step), unit="ns")
 
     def _stop_out(self, pos: _Position, reason: int, exit_bid: float, spread: float,
                   when: pd.Timestamp) -> None:

@@ -42,14 +42,15 @@ class Waits(list):
 
 def make(closes: list[str] | None = None, *, spec: InstrumentSpec = XAUUSD_SPEC,
          when: str = "2024-03-05 10:30", spread: int = 0, wiggle: str = "0",
-         **options) -> tuple[MT5Simulator, MT5Broker, Waits]:
-    sim = MT5Simulator(accounts={LOGIN: (PASSWORD, "Sim-Demo")})
+         server_timezone: str = "UTC", **options) -> tuple[MT5Simulator, MT5Broker, Waits]:
+    sim = MT5Simulator(accounts={LOGIN: (PASSWORD, "Sim-Demo")}, server_timezone=server_timezone)
     bars = flat_bars(closes or ["2350.00"] * 48, spread=spread, wiggle=wiggle)
     sim.add_symbol(spec.symbol, bars, spec=spec)
     sim.set_time(when)
     waits = Waits()
     broker = MT5Broker(sim, str(LOGIN), "Sim-Demo", lambda: PASSWORD,
-                       clock=lambda: sim.now().to_pydatetime(), sleep=waits, **options)
+                       clock=lambda: sim.now().to_pydatetime(), sleep=waits,
+                       server_timezone=server_timezone, **options)
     return sim, broker, waits
 
 

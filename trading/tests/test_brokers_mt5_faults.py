@@ -225,3 +225,32 @@ def test_the_password_never_reaches_the_logs(caplog):
     assert caplog.records
     assert all(PASSWORD not in r.getMessage() for r in caplog.records)
     assert PASSWORD not in repr(broker)
+
+
+class BrokenBridge:
+    """The simulator behind a bridge whose link breaks during order_send, AFTER the terminal
+    executed the order (mt5linux: the rpyc socket resets mid-call)."""
+
+    def __init__(self, sim) -> None:
+        self._sim, self.broken = sim, 0
+
+    def __getattr__(self, name):
+        return getattr(self._sim, name)
+
+    def order_send(self, request):
+        self._sim.order_send(request)
+        self.broken += 1
+        raise ConnectionResetError("connection reset by peer")
+
+
+def test_a_bridge_that_breaks_mid_send_is_looked_up_not_resent():
+    from trading.brokers.mt5 import MT5Broker
+    from trading.tests.mt5_helpers import LOGIN
+
+    sim, _broker, _ = make()
+    bridge = BrokenBridge(sim)
+    broker = MT5Broker(bridge, str(LOGIN), "Sim-Demo", lambda: PASSWORD,
+                       clock=lambda: sim.now().to_pydatetime(), sleep=lambda _s: None)
+    outcome = broker.place_market_order(order("bridge-1"))
+    assert outcome.state is OrderState.FILLED and "ConnectionResetError" in outcome.message
+    assert bridge.broken == 1 and sim.executed_orders == 1 and len(broker.positions()) == 1

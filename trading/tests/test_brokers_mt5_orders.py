@@ -101,3 +101,52 @@ def test_the_filling_mode_comes_from_the_symbols_allowed_modes(filling_modes, ex
     outcome = broker.place_market_order(order("fill-1"))
     assert outcome.state is OrderState.FILLED
     assert sim.requests[-1]["type_filling"] == expected
+
+
+def test_closing_more_than_the_position_is_refused_before_sending():
+    sim, broker, _ = make()
+    opened = broker.place_market_order(order("big-close"))
+    outcome = broker.close_position(opened.position_ticket, client_id=client_id_for("bc"),
+                                    magic=MAGIC, volume=Decimal("0.20"))
+    assert outcome.state is OrderState.REJECTED and outcome.retcode == 10038
+    assert sim.calls.count("order_send") == 1 and broker.positions()[0].volume == Decimal("0.1")
+
+
+def test_a_partial_close_leaves_the_rest_open():
+    sim, broker, _ = make()
+    opened = broker.place_market_order(order("half-close"))
+    outcome = broker.close_position(opened.position_ticket, client_id=client_id_for("hc"),
+                                    magic=MAGIC, volume=Decimal("0.04"))
+    assert outcome.state is OrderState.FILLED and outcome.volume == Decimal("0.04")
+    assert outcome.position_ticket == opened.position_ticket
+    assert broker.positions()[0].volume == Decimal("0.06") and sim.executed_orders == 2
+
+
+@pytest.mark.parametrize("fields", [{"client_id": "NT with space"}, {"client_id": "NTé"},
+                                    {"client_id": "N" * 32}, {"client_id": ""},
+                                    {"magic": 0}, {"magic": -5},
+                                    {"sl": Decimal("NaN")}, {"tp": Decimal("-1")}])
+def test_malformed_identity_or_levels_are_a_data_error_and_send_nothing(fields):
+    from dataclasses import replace
+
+    from nusatrade.errors import DataError
+
+    sim, broker, _ = make()
+    with pytest.raises(DataError):
+        broker.place_market_order(replace(order("bad-1"), **fields))
+    assert "order_send" not in sim.calls and "order_check" not in sim.calls
+
+
+def test_a_gmt2_servers_positions_deals_and_orders_come_back_in_utc():
+    sim, broker, _ = make(server_timezone="NY+7")
+    opened = broker.place_market_order(order("tz-1"))
+    assert opened.time.isoformat() == "2024-03-05T10:30:00+00:00"
+    assert broker.positions()[0].time == opened.time
+    deals = broker.deals(START, START.to_pydatetime().replace(hour=11))
+    assert [d.time for d in deals] == [opened.time]
+    [record] = broker.history_orders(START, START.to_pydatetime().replace(hour=11))
+    assert record.time == opened.time and record.state == "filled"
+    assert record.volume_filled == Decimal("0.1") and record.client_id == client_id_for("tz-1")
+    assert sim.history_deals_get(ticket=opened.order_ticket)[0].time == int(
+        START.timestamp()) + 1800 + 2 * 3600              # the server clock reads GMT+2
+    assert broker.tick("XAUUSD").time == opened.time

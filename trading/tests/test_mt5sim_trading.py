@@ -256,3 +256,26 @@ def test_faults_are_consumed_one_per_call_in_order():
     assert codes == [10004, 10004, 10019, 10009] and sim.executed_orders == 1
     with pytest.raises(ValueError):
         sim.queue_fault("meteor")
+
+
+def test_answers_hold_plain_python_values_like_the_real_module():
+    sim = sim_with(["2350.00", "2350.00", "2351.00"])
+    result = sim.order_send(buy(sim, sl=2340.0))
+    records = [sim.symbol_info_tick("XAUUSD"), sim.account_info(), *sim.positions_get(),
+               *sim.history_deals_get(0, 2**31), *sim.history_orders_get(0, 2**31), result]
+    for record in records:
+        for name, value in record._asdict().items():
+            if name != "request":
+                assert type(value) in (int, float, str, bool), (type(record).__name__, name)
+
+
+def test_commission_is_charged_on_each_fill_in_decimal_cents():
+    sim = sim_with(["2350.00", "2350.00", "2352.50", "2352.50"])
+    sim.set_commission("3.50")                           # per lot per fill
+    ticket = sim.order_send(buy(sim, volume=0.1)).order
+    sim.set_time("2024-03-05 13:30")
+    sim.order_send(buy(sim, type=sim.ORDER_TYPE_SELL, position=ticket, volume=0.1))
+    deals = sim.history_deals_get(position=ticket)
+    assert [d.commission for d in deals] == [-0.35, -0.35]
+    assert [d.profit for d in deals] == [0.0, 25.0]
+    assert sim.account_info().balance == 10024.30

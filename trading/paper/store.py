@@ -33,10 +33,19 @@ from trading.paper.models import (
     PositionStatus,
 )
 from trading.paper.models import PaperPosition as PositionRow
-from trading.pnl import to_cents
+from trading.pnl import CENT, to_cents
 
 VOLUME_LIMIT = Decimal("1e8")   # what PaperOrder.volume_* can hold (12 digits, 4 decimals)
 CLIENT_ID_MAX = 64
+
+
+def _trim(price: Decimal | None) -> Decimal | None:
+    """A price column (8 decimals) without its padding zeros, keeping cents: 2350.40000000 ->
+    2350.40, 1.08540000 -> 1.0854."""
+    if price is None:
+        return None
+    trimmed = price.normalize()
+    return price.quantize(CENT) if trimmed.as_tuple().exponent > -2 else trimmed
 
 
 def settings_of(row: PaperAccount) -> PaperSettings:
@@ -49,8 +58,9 @@ def settings_of(row: PaperAccount) -> PaperSettings:
 
 def position_of(row: PositionRow) -> PaperPosition:
     return PaperPosition(
-        ticket=row.ticket, symbol=row.symbol, side=OrderSide(row.side), volume=row.volume,
-        price_open=row.price_open, sl=row.sl, tp=row.tp, magic=row.magic,
+        ticket=row.ticket, symbol=row.symbol, side=OrderSide(row.side),
+        volume=_volume(row.volume), price_open=_trim(row.price_open), sl=_trim(row.sl),
+        tp=_trim(row.tp), magic=row.magic,
         client_id=row.client_id, time=row.opened_at, nights=row.nights)
 
 
@@ -58,17 +68,22 @@ def deal_of(row: PaperDeal) -> BrokerDeal:
     return BrokerDeal(
         ticket=row.ticket, order_ticket=row.order_ticket, position_ticket=row.position_ticket,
         symbol=row.symbol, side=OrderSide(row.side), entry=DealEntry(row.entry),
-        volume=row.volume, price=row.price, profit=row.profit, commission=row.commission,
-        swap=row.swap, fee=row.fee, magic=row.magic, client_id=row.client_id,
-        reason=DealReason(row.reason), time=row.time)
+        volume=_volume(row.volume), price=_trim(row.price), profit=row.profit,
+        commission=row.commission, swap=row.swap, fee=row.fee, magic=row.magic,
+        client_id=row.client_id, reason=DealReason(row.reason), time=row.time)
 
 
 def order_of(row: PaperOrder) -> BrokerOrderRecord:
     return BrokerOrderRecord(
         ticket=row.ticket, position_ticket=row.position_ticket, symbol=row.symbol,
-        side=OrderSide(row.side), volume_initial=row.volume_initial,
-        volume_filled=row.volume_filled, price=row.price, state=row.state, magic=row.magic,
-        client_id=row.client_id, time=row.time)
+        side=OrderSide(row.side), volume_initial=_volume(row.volume_initial),
+        volume_filled=_volume(row.volume_filled), price=_trim(row.price), state=row.state,
+        magic=row.magic, client_id=row.client_id, time=row.time)
+
+
+def _volume(volume: Decimal) -> Decimal:
+    """A volume column (4 decimals) as lots: 0.1000 -> 0.10."""
+    return _trim(volume)  # type: ignore[return-value]
 
 
 def _storable_volume(volume: object) -> Decimal:

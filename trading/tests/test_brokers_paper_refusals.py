@@ -7,6 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from nusatrade.errors import DataError
 from trading import pnl
 from trading.brokers import retcodes
 from trading.brokers.base import DealReason, OrderSide, OrderState
@@ -54,13 +55,51 @@ def test_invalid_volume_is_10014(volume, why):
     (SELL, None, "2351.00", "SELL TP 2351.00 must be below the ask 2350.30"),
     # XAUUSD's stops level is 50 points (0.50): 0.40 from the bid is too close
     (BUY, "2349.60", None, "by at least 0.50"),
-    (BUY, "2340.005", None, "not on XAUUSD's 2-digit grid"),
 ])
 def test_stops_on_the_wrong_side_or_too_close_are_10016(side, sl, tp, why):
     s = gold()
     outcome = s.place("XAUUSD", side, "0.10", sl=sl, tp=tp)
     assert_refused(s, outcome, retcodes.INVALID_STOPS)
     assert why in outcome.message
+
+
+def test_stops_are_normalised_to_the_digits_and_zero_means_none():
+    s = gold()
+    outcome = s.place("XAUUSD", BUY, "0.10", sl="2340.005", tp="0")
+    assert outcome.state is OrderState.FILLED
+    [position] = s.broker.positions()
+    assert (position.sl, position.tp) == (D("2340.00"), None)
+
+
+@pytest.mark.parametrize(("fields", "column"), [
+    ({"sl": "NaN"}, "sl/tp"),
+    ({"tp": "-5"}, "sl/tp"),
+    ({"client_id": "has space"}, "client_id"),
+    ({"client_id": ""}, "client_id"),
+    ({"magic": -1}, "magic"),
+])
+def test_a_malformed_request_is_the_callers_bug_and_records_nothing(fields, column):
+    s = gold()
+    with pytest.raises(DataError) as caught:
+        s.place("XAUUSD", BUY, "0.10", **fields)
+    assert caught.value.column == column
+    assert s.broker.history_orders(s.clock() - pd.Timedelta(hours=1),
+                                   s.clock() + pd.Timedelta(hours=1)) == []
+
+
+def test_positions_of_another_magic_are_never_touched():
+    s = gold()
+    hand = s.broker.open_by_hand("XAUUSD", SELL, D("0.10"), comment="a person")
+    closing = s.broker.close_position(hand.position_ticket, client_id="NTx", magic=77)
+    moving = s.broker.modify_position(hand.position_ticket, None, D("2300.00"),
+                                      client_id="NTx", magic=77)
+    assert closing.retcode == moving.retcode == retcodes.INVALID
+    assert "carries magic 0" in closing.message
+    [position] = s.broker.positions()
+    assert (position.volume, position.tp) == (D("0.10"), None)
+    # the person closes it (magic 0)
+    assert s.broker.close_position(hand.position_ticket, client_id="",
+                                   magic=0).state is OrderState.FILLED
 
 
 def test_stops_just_outside_the_stops_level_are_accepted():
@@ -137,8 +176,11 @@ def test_modifying_to_the_same_levels_is_10025_and_wrong_side_is_10016():
     s = gold()
     opened = s.place("XAUUSD", BUY, "0.10", sl="2340.00")
     ticket = opened.position_ticket
-    assert s.broker.modify_position(ticket, D("2340.00"), None).retcode == retcodes.NO_CHANGES
-    assert s.broker.modify_position(ticket, D("2355.00"), None).retcode == retcodes.INVALID_STOPS
+    ours = {"client_id": "NTmod", "magic": 77}
+    assert s.broker.modify_position(ticket, D("2340.00"), None, **ours).retcode == \
+        retcodes.NO_CHANGES
+    assert s.broker.modify_position(ticket, D("2355.00"), None, **ours).retcode == \
+        retcodes.INVALID_STOPS
     assert s.broker.positions()[0].sl == D("2340.00")
 
 

@@ -142,7 +142,8 @@ def test_stops_are_checked_from_the_entry_bar_on():
     s.clock.set("2024-03-05 11:05")
     [out] = s.out_deals()
     assert out.reason is DealReason.STOP_LOSS
-    assert out.time == pd.Timestamp("2024-03-05 10:00", tz="UTC").to_pydatetime()
+    # the engine times it at the bar's open; the entry was at 10:15: never before the entry
+    assert out.time == pd.Timestamp(ENTRY_CLOCK, tz="UTC").to_pydatetime()
 
 
 def test_a_modified_stop_is_the_one_that_fills():
@@ -150,11 +151,13 @@ def test_a_modified_stop_is_the_one_that_fills():
     s = Scenario({"XAUUSD": frame}, ENTRY_CLOCK)
     opened = s.place("XAUUSD", BUY, "0.10", sl="2340.00")
     s.clock.set("2024-03-05 11:10")
-    changed = s.broker.modify_position(opened.position_ticket, D("2349.00"), D("2360.00"))
+    changed = s.broker.modify_position(opened.position_ticket, D("2349.00"), D("2360.00"),
+                                       client_id="NTmod", magic=77)
     assert changed.retcode == 10009
     s.clock.set("2024-03-05 13:10")
     [out] = s.out_deals()
     assert (out.reason, out.price) == (DealReason.STOP_LOSS, D("2348.90"))
+    assert (out.client_id, out.magic) == ("[sl 2349.00]", 77)   # MT5's comment, our magic
 
 
 def test_positions_without_stops_stay_open_through_any_bar():

@@ -100,7 +100,14 @@ def test_eurusd_buy_and_sell_to_the_cent(side, entry, exit_, profit):
     [out] = s.out_deals()
     assert out.profit == pnl.profit(side.sign, D("1.00"), D(entry), D(exit_), EURUSD)
     assert out.profit == D(profit)
-    assert out.commission == D("-7.00")
+    # gross (bid to bid) +-120.00; spread 3 pips = 0.0003 x 100,000 = 30.00; slippage 1 pip on
+    # each of two fills = 20.00
+    gross = pnl.profit(side.sign, D("1.00"), D("1.08500"), D("1.08620"), EURUSD)
+    spread = pnl.spread_cost(D("1.00"), EURUSD.pips(3), EURUSD)
+    slippage = pnl.slippage_cost(D("1.00"), EURUSD.pips(1), EURUSD)
+    assert (abs(gross), spread, slippage) == (D("120.00"), D("30.00"), D("20.00"))
+    assert out.profit == gross - spread - slippage
+    assert out.commission == D("-7.00") == -pnl.commission(D("1.00"), D("7"))
     assert s.broker.account_info().balance == D("10000") + D(profit) - D("7.00")
 
 
@@ -207,3 +214,24 @@ def pd_hours(hours: int):
     from datetime import timedelta
 
     return timedelta(hours=hours)
+
+
+def test_spread_from_the_bars_spread_column():
+    # the 10:00 bar's spread column says 25 points: 0.25 on XAUUSD
+    frame = bars("2024-03-04", "2024-03-09", 2350.0, spread_points=25.0)
+    s = Scenario({"XAUUSD": frame}, "2024-03-05 10:15", spread_from_bars=True)
+    tick = s.broker.tick("XAUUSD")
+    assert (tick.bid, tick.ask) == (D("2350.00"), D("2350.25"))
+    assert s.place("XAUUSD", BUY, "0.10").price == D("2350.35")
+
+
+def test_defaults_are_the_backtest_commands():
+    from backtests.engine import BacktestConfig
+    from backtests.services.params import BacktestParams
+    from trading.brokers.paper import PaperSettings
+
+    params, settings = BacktestParams(), PaperSettings(login="x")
+    assert settings.spread_pips == params.spread_pips == D("3")
+    assert settings.slippage_pips == params.slippage_pips == D("1")
+    assert float(settings.commission_per_lot) == BacktestConfig().commission_per_lot == 0.0
+    assert settings.stop_out_level == pnl.STOP_OUT_LEVEL == D("50")

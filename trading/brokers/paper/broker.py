@@ -19,9 +19,11 @@ swap nights and the stop-out rule, in time order.
 
 from __future__ import annotations
 
+import contextvars
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -29,7 +31,8 @@ import pandas as pd
 
 from marketdata import calendar, synthetic, timeframes
 from nusatrade.errors import BrokerError, ConfigurationError
-from trading.brokers import retcodes
+from trading import pnl
+from trading.brokers import mt5_records, retcodes
 from trading.brokers.base import (
     BAR_COLUMNS,
     MAX_BARS_PER_REQUEST,
@@ -59,6 +62,10 @@ from trading.pnl import to_decimal
 # ``count`` of them when there are that many), oldest first, bars convention.
 HistoryLoader = Callable[[str, str, pd.Timestamp, int], pd.DataFrame]
 DEFAULT_SETTINGS = PaperSettings(login="paper")
+# The quotes read during one broker call (each symbol's price at the clock is read once per
+# call, not once per use; a later call reads again, so newly stored bars are seen).
+_CALL_QUOTES: contextvars.ContextVar[dict | None] = contextvars.ContextVar("paper_quotes",
+                                                                          default=None)
 
 
 class PaperBroker(BrokerClient):
@@ -149,8 +156,18 @@ class PaperBroker(BrokerClient):
 
     def _quote(self, settings: PaperSettings, symbol: str, now: datetime) -> Quote:
         """Bid/spread at the clock: the open of the bar containing ``now`` (the forming bar:
-        nothing but its open is read). With no such bar (market closed, a hole in the stored
-        bars) the last close before it."""
+        nothing but its open is read), stored or continued like :meth:`latest_closed_bars`.
+        With no such bar (the market is closed) the last close before it."""
+        cache = _CALL_QUOTES.get()
+        key = (symbol, now, settings)
+        if cache is not None and key in cache:
+            return cache[key]
+        quote = self._read_quote(settings, symbol, now)
+        if cache is not None:
+            cache[key] = quote
+        return quote
+
+    def _read_quote(self, settings: PaperSettings, symbol: str, now: datetime) -> Quote:
         spec = self.symbol_info(symbol)
         tf = timeframes.get(settings.timeframe)
         current = calendar.to_utc_timestamp(now).floor(tf.delta)
@@ -192,10 +209,14 @@ class PaperBroker(BrokerClient):
         if self._store is None:
             raise ConfigurationError("this paper broker has no account store: market data only "
                                      "(build it with trading.brokers.broker_for(account))")
-        with self._store.transaction() as book:
-            now = self._clock()
-            self._catch_up(book, now)
-            yield book, now
+        token = _CALL_QUOTES.set({})
+        try:
+            with self._store.transaction() as book:
+                now = self._clock()
+                self._catch_up(book, now)
+                yield book, now
+        finally:
+            _CALL_QUOTES.reset(token)
 
     def _catch_up(self, book: PaperBook, now: datetime) -> None:
         """Apply every bar closed since ``book.last_bar``: SL/TP, swap nights and stop-out at
@@ -277,6 +298,14 @@ class PaperBroker(BrokerClient):
 
     # -- orders --------------------------------------------------------------------------------
     def place_market_order(self, order: MarketOrder) -> OrderOutcome:
+        """Open (or, with ``position_ticket``, close) at the price at the clock. A malformed
+        client id, magic or SL/TP is the caller's bug: DataError, nothing recorded (as
+        MT5Broker). SL/TP are normalised to the symbol's digits; 0 means none."""
+        _validate_identity(order.client_id, order.magic)
+        spec = self._specs.get(order.symbol)
+        if spec is not None:
+            order = replace(order, sl=mt5_records.normalise_level(spec, order.sl),
+                            tp=mt5_records.normalise_level(spec, order.tp))
         with self._session() as (book, now):
             if order.position_ticket is not None:
                 return self._close(book, now, order.position_ticket, order.volume,
@@ -303,7 +332,7 @@ class PaperBroker(BrokerClient):
         if refusal is None and quote is not None:
             price = ledger.deal_price(order.side, quote, ledger.slippage_of(book.settings, spec))
             quotes = {**self._quotes(book, now), order.symbol: quote}
-            margin = self._margin(book, spec, order.volume, price)
+            margin = pnl.margin_required(order.volume, price, spec, book.settings.leverage)
             refusal = checks.refuse_margin(ledger.figures(book, self._specs, quotes), margin)
         if refusal is not None:
             return self._rejected(book, now, order, *refusal)
@@ -311,12 +340,6 @@ class PaperBroker(BrokerClient):
             book, symbol=order.symbol, side=order.side, volume=order.volume, price=price,
             sl=order.sl, tp=order.tp, magic=order.magic, client_id=order.client_id, time=now)
         return self._filled(order.client_id, placed.ticket, deal)
-
-    def _margin(self, book: PaperBook, spec: InstrumentSpec, volume: Decimal,
-                price: Decimal) -> Decimal:
-        from trading import pnl
-
-        return pnl.margin_required(volume, price, spec, book.settings.leverage)
 
     def _refuse_closed(self, now: datetime) -> checks.Refusal:
         stamp = calendar.to_utc_timestamp(now)
@@ -328,9 +351,10 @@ class PaperBroker(BrokerClient):
     def _close(self, book: PaperBook, now: datetime, ticket: int, volume: Decimal | None,
                client_id: str, magic: int, side: OrderSide | None = None) -> OrderOutcome:
         position = book.positions.get(ticket)
-        if position is None:
-            return self._refused(client_id, retcodes.POSITION_CLOSED,
-                                 f"no open position {ticket}")
+        refusal = _refuse_position(position, ticket, magic)
+        if refusal is not None:
+            return self._refused(client_id, *refusal, ticket)
+        assert position is not None
         spec = self._specs[position.symbol]
         volume = position.volume if volume is None else volume
         refusal = (checks.refuse_close_volume(volume, position.volume, spec)
@@ -339,7 +363,7 @@ class PaperBroker(BrokerClient):
             refusal = retcodes.INVALID, (f"closing a {position.side.value} position needs a "
                                          f"{position.side.opposite.value} order")
         if refusal is not None:
-            return self._refused(client_id, *refusal)
+            return self._refused(client_id, *refusal, ticket)
         quote = self._quote(book.settings, position.symbol, now)
         price = ledger.deal_price(position.side.opposite, quote,
                                   ledger.slippage_of(book.settings, spec))
@@ -350,19 +374,25 @@ class PaperBroker(BrokerClient):
 
     def close_position(self, ticket: int, *, client_id: str, magic: int,
                        volume: Decimal | None = None) -> OrderOutcome:
+        _validate_identity(client_id, magic)
         with self._session() as (book, now):
             return self._close(book, now, ticket, volume, client_id, magic)
 
     def modify_position(self, ticket: int, sl: Decimal | None, tp: Decimal | None,
                         *, client_id: str = "", magic: int = 0) -> OrderOutcome:
+        _validate_identity(client_id, magic)
         with self._session() as (book, now):
             position = book.positions.get(ticket)
-            if position is None:
-                return self._refused(client_id, retcodes.POSITION_CLOSED,
-                                     f"no open position {ticket}")
-            if (sl, tp) == (position.sl, position.tp):
-                return self._refused(client_id, retcodes.NO_CHANGES, "SL and TP are unchanged")
+            refusal = _refuse_position(position, ticket, magic)
+            if refusal is not None:
+                return self._refused(client_id, *refusal, ticket)
+            assert position is not None
             spec = self._specs[position.symbol]
+            sl = mt5_records.normalise_level(spec, sl)
+            tp = mt5_records.normalise_level(spec, tp)
+            if (sl, tp) == (position.sl, position.tp):
+                return self._refused(client_id, retcodes.NO_CHANGES, "SL and TP are unchanged",
+                                     ticket)
             refusal = self._refuse_closed(now)
             if refusal is None:
                 quote = self._quote(book.settings, position.symbol, now)
@@ -370,7 +400,7 @@ class PaperBroker(BrokerClient):
                                                 spec)
                            or checks.refuse_stops(position.side, sl, tp, quote, spec))
             if refusal is not None:
-                return self._refused(client_id, *refusal)
+                return self._refused(client_id, *refusal, ticket)
             position.sl, position.tp = sl, tp
             return OrderOutcome(state=OrderState.FILLED, retcode=retcodes.DONE,
                                 message=retcodes.meaning(retcodes.DONE), client_id=client_id,
@@ -385,9 +415,11 @@ class PaperBroker(BrokerClient):
             position_ticket=deal.position_ticket, volume=deal.volume, price=deal.price,
             time=deal.time)
 
-    def _refused(self, client_id: str, retcode: int, detail: str) -> OrderOutcome:
+    def _refused(self, client_id: str, retcode: int, detail: str,
+                 position_ticket: int | None = None) -> OrderOutcome:
         return OrderOutcome(state=OrderState.REJECTED, retcode=retcode,
-                            message=f"{retcodes.meaning(retcode)}: {detail}", client_id=client_id)
+                            message=f"{retcodes.meaning(retcode)}: {detail}", client_id=client_id,
+                            position_ticket=position_ticket)
 
     def _rejected(self, book: PaperBook, now: datetime, order: MarketOrder, retcode: int,
                   detail: str) -> OrderOutcome:
@@ -401,3 +433,23 @@ class PaperBroker(BrokerClient):
 
 def _reason(magic: int) -> DealReason:
     return DealReason.CLIENT if magic == 0 else DealReason.EXPERT
+
+
+def _validate_identity(client_id: str, magic: int) -> None:
+    """Our orders carry a positive magic and a short ASCII client id (MT5Broker's rule, so a
+    caller behaves the same on both brokers). Magic 0 is a person at the terminal: any
+    comment goes."""
+    if magic != 0 or isinstance(magic, bool) or not isinstance(magic, int):
+        mt5_records.validate_identity(client_id, magic)
+
+
+def _refuse_position(position: PaperPosition | None, ticket: int,
+                     magic: int) -> checks.Refusal:
+    """An unknown or closed position (10036), or one opened with another magic: NusaTrade
+    never touches a position it did not open (MT5Broker refuses the same way)."""
+    if position is None:
+        return retcodes.POSITION_CLOSED, f"no open position {ticket}"
+    if position.magic != magic:
+        return retcodes.INVALID, (f"position {ticket} carries magic {position.magic}, not "
+                                  f"{magic}: it is not touched")
+    return None

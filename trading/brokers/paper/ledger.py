@@ -196,7 +196,9 @@ def stop_exit_bid(position: PaperPosition, bar: Bar) -> tuple[int, Decimal | Non
 
 def apply_bar(book: PaperBook, spec: InstrumentSpec, bar: Bar) -> list[BrokerDeal]:
     """SL/TP of ``bar.symbol``'s open positions inside ``bar``; deals are timed at the bar's
-    open, as the backtester times its exits."""
+    open, as the backtester times its exits (at the entry, in the entry bar), and carry the
+    position's magic and MT5's comment ("[sl 2348.40]"), never the opening order's client id
+    (one client id is one order)."""
     deals = []
     slippage = slippage_of(book.settings, spec)
     for position in sorted(book.positions.values(), key=lambda p: p.ticket):
@@ -207,10 +209,16 @@ def apply_bar(book: PaperBook, spec: InstrumentSpec, bar: Bar) -> list[BrokerDea
             continue
         quote = Quote(spec.symbol, bar.time, exit_bid, bar.spread)
         price = deal_price(position.side.opposite, quote, slippage)
-        why = DealReason.STOP_LOSS if reason == fills.STOP_LOSS else DealReason.TAKE_PROFIT
+        if reason == fills.STOP_LOSS:
+            why, comment = DealReason.STOP_LOSS, f"[sl {position.sl:.{spec.digits}f}]"
+        else:
+            why, comment = DealReason.TAKE_PROFIT, f"[tp {position.tp:.{spec.digits}f}]"
+        # A position opened inside this (its entry) bar is priced at the bar's open, like the
+        # engine's entry; its exit is not timed before its entry.
+        time = max(bar.time, position.time)
         deals.append(close_position(book, spec, position, volume=position.volume, price=price,
-                                    time=bar.time, reason=why, magic=position.magic,
-                                    client_id=position.client_id)[1])
+                                    time=time, reason=why, magic=position.magic,
+                                    client_id=comment)[1])
     return deals
 
 
@@ -227,7 +235,8 @@ def stop_out(book: PaperBook, specs: Mapping[str, InstrumentSpec],
     does."""
     deals = []
     while book.positions:
-        level = figures(book, specs, quotes).level
+        money = figures(book, specs, quotes)
+        level = money.level
         if level is None or level >= book.settings.stop_out_level:
             break
         worst = min(book.positions.values(), key=lambda p: (
@@ -236,5 +245,5 @@ def stop_out(book: PaperBook, specs: Mapping[str, InstrumentSpec],
         price = deal_price(worst.side.opposite, quote, slippage_of(book.settings, spec))
         deals.append(close_position(book, spec, worst, volume=worst.volume, price=price,
                                     time=time, reason=DealReason.STOP_OUT, magic=worst.magic,
-                                    client_id=worst.client_id)[1])
+                                    client_id=f"[so {level}%/{money.equity}/{money.margin}]")[1])
     return deals

@@ -52,7 +52,7 @@ def test_a_stop_loss_hit_while_nobody_asked_is_booked_at_the_next_call():
                                                                D("2339.90"))
     out = PaperDeal.objects.get(position_ticket=opened.position_ticket, entry="out")
     assert (out.reason, out.profit, out.client_id, out.magic) == ("stop_loss", D("-105.00"),
-                                                                  "NTrows", 9)
+                                                                  "[sl 2340.00]", 9)
     paper = PaperAccount.objects.get(account=acct)
     assert paper.balance == D("9895.00")
     assert paper.last_bar.isoformat() == "2024-03-06T08:00:00+00:00"

@@ -3,7 +3,11 @@ never lose a balance update (SELECT ... FOR UPDATE on the PaperAccount row)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,6 +16,7 @@ from django.db import connection
 
 from accounts.models import TradingAccount, User
 from marketdata.services import bars_upsert
+from tests.helpers import ROOT
 from trading import pnl
 from trading.brokers import broker_for
 from trading.brokers.base import DealEntry, DealReason, MarketOrder, OrderSide, OrderState
@@ -143,4 +148,60 @@ def test_concurrent_callers_never_lose_a_balance_update():
     tickets = list(PaperDeal.objects.filter(paper_account=paper).values_list("ticket", flat=True))
     assert len(tickets) == len(set(tickets)) == 2 * trips
     assert PaperPosition.objects.filter(paper_account=paper, status="closed").count() == trips
+    assert paper.next_ticket == 4 * trips + 1
+
+
+WORKER = """
+import os, sys, time
+from pathlib import Path
+import django
+django.setup()
+from decimal import Decimal
+from accounts.models import TradingAccount
+from trading.brokers import broker_for
+from trading.brokers.base import MarketOrder, OrderSide, OrderState
+from trading.brokers.paper import ManualClock
+
+account_id, rounds, go = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+broker = broker_for(TradingAccount.objects.get(pk=account_id),
+                    clock=ManualClock("2024-03-05 12:20"))
+Path(str(go) + f".{os.getpid()}").touch()
+deadline = time.monotonic() + 60
+while not go.exists() and time.monotonic() < deadline:
+    time.sleep(0.01)
+for i in range(rounds):
+    order = MarketOrder("XAUUSD", OrderSide.BUY, Decimal("0.01"), f"NT{os.getpid()}x{i}", 42)
+    opened = broker.place_market_order(order)
+    assert opened.state is OrderState.FILLED, opened.message
+    closed = broker.close_position(opened.position_ticket, client_id="NTc", magic=42)
+    assert closed.state is OrderState.FILLED, closed.message
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_processes_never_lose_a_balance_update(tmp_path):
+    """The same with 3 OS processes (each its own Django and database connection), started
+    together by a go-file once all are ready."""
+    bars_upsert("XAUUSD", "H1", GOLD, synthetic=True)
+    account = make_account()
+    broker_for(account)
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "nusatrade.settings",
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/"
+                           f"{db['NAME']}"}
+    processes, rounds, go = 3, 8, tmp_path / "go"
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(account.pk), str(rounds),
+                                 str(go)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+               for _ in range(processes)]
+    deadline = time.monotonic() + 90
+    while len(list(tmp_path.glob("go.*"))) < processes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()
+    outputs = [w.communicate(timeout=180)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0] * processes, outputs
+    paper = PaperAccount.objects.get(account=account)
+    trips = processes * rounds
+    assert paper.balance == D("10000.00") - trips * D("0.50")
+    assert PaperDeal.objects.filter(paper_account=paper, entry=DealEntry.OUT).count() == trips
     assert paper.next_ticket == 4 * trips + 1

@@ -2,7 +2,7 @@
 MT5 simulator, against PostgreSQL; and what the safety machinery costs over bare round trips.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/nusatrade .venv/bin/python \
-        bench/bench_orders.py [--orders 200] [--runs 3] [--procs 4] [--brokers paper,mt5sim]
+        bench/bench_orders.py [--orders 60] [--runs 3] [--procs 4] [--brokers paper,mt5sim]
 
 Runs in a scratch database (``bench_orders_<name>``, created and dropped here; the configured
 database is never touched). Every order is a real ``order_place`` (validation with the broker's
@@ -13,10 +13,11 @@ Measured, as medians of ``--runs`` rounds:
 * latency (median, p95) per order on the paper broker (persisted in the same database) and
   on the MT5 simulator driven by the real MT5Broker (in memory);
 * orders/s from one process, and from ``--procs`` processes on different accounts at once;
-* overhead: ``order_place`` with an instant in-memory broker, against the bare database round
-  trips it needs (the same number of statements on the same connection: three durable
-  commits, each writing a row, the rest ``SELECT 1``), measured in the same run: the ratio is
-  what the ORM and the safety machinery cost above the database's own floor.
+* overhead: ``order_place`` (with an instant in-memory broker, and with each broker) against
+  the bare database round trips it needs, measured just before each round on the same
+  connection: as many statements as one order sends, in three durable commits that each write
+  a row, the rest ``SELECT 1``. The ratio is what the ORM, the checks and the broker cost
+  above the database's own floor.
 """
 
 from __future__ import annotations
@@ -156,24 +157,20 @@ def round_of(kind: str, orders: int) -> tuple[list[float], float]:
     return latencies, orders / (time.perf_counter() - started)
 
 
-def overhead(repeat: int) -> tuple[float, float, int, int]:
-    """order_place with an instant broker vs its statements as bare round trips."""
-    account = bench_account(f"fake-{uuid.uuid4().hex[:6]}")
+def statements_per_order() -> int:
+    """The statements one ``order_place`` (a close, with an instant broker) sends."""
+    account = bench_account(f"count-{uuid.uuid4().hex[:6]}")
     broker = broker_of("fake", account)
     one_order(account, broker, True)
     with CaptureQueriesContext(connection) as captured:
         one_order(account, broker, False)
     sql = [q["sql"].upper() for q in captured.captured_queries]
-    statements = len([s for s in sql if not s.startswith(("SAVEPOINT", "RELEASE"))])
-    transactions = 3   # intent, sent mark, outcome record: the durable writes
-    timings = [one_order(account, broker, i % 2 == 0) for i in range(repeat)]
-    bare = bare_round_trips(statements, transactions, repeat)
-    return statistics.median(timings), bare, statements, transactions
+    return len([s for s in sql if not s.startswith(("SAVEPOINT", "RELEASE"))])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--orders", type=int, default=60)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--procs", type=int, default=4)
     parser.add_argument("--brokers", default="paper,mt5sim",
@@ -197,14 +194,18 @@ def main() -> None:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def report(label: str, rounds: list[tuple[list[float], float]]) -> float:
+def report(label: str, rounds: list[tuple[list[float], float, float]]) -> None:
+    """One line per broker: medians over the rounds of each round's median, p95, rate and
+    ratio to the bare round trips measured just before that round."""
     medians = [statistics.median(r[0]) for r in rounds]
     p95s = [percentile(r[0], 0.95) for r in rounds]
     rates = [r[1] for r in rounds]
+    ratios = [statistics.median(r[0]) / r[2] for r in rounds]
+    bare = statistics.median(r[2] for r in rounds)
     print(f"{label:<8} latency median {statistics.median(medians) * 1000:7.2f} ms  "
           f"p95 {statistics.median(p95s) * 1000:7.2f} ms  "
-          f"1 process {statistics.median(rates):7.1f} orders/s")
-    return statistics.median(medians)
+          f"1 process {statistics.median(rates):6.1f} orders/s  "
+          f"bare round trips {bare * 1000:6.2f} ms  ratio {statistics.median(ratios):5.1f}x")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -212,26 +213,27 @@ def run(args: argparse.Namespace) -> None:
     db_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     version = connection.cursor().connection.info.server_version
     print(f"order path bench on PostgreSQL {version // 10000}.{version % 100}, "
-          f"{os.cpu_count()} CPUs, {args.orders} orders x {args.runs} rounds (medians), "
-          f"{args.procs} processes")
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, {args.orders} orders x "
+          f"{args.runs} rounds (medians), {args.procs} processes")
     store_bars(str((AT - timedelta(days=20)).date()), str((AT + timedelta(days=3)).date()))
-    results: dict[str, list] = {kind: [] for kind in args.brokers.split(",")}
-    for _ in range(args.runs):           # interleaved: load swings hit both alike
-        for kind in results:
-            results[kind].append(round_of(kind, args.orders))
-    medians = {kind: report(kind, rounds) for kind, rounds in results.items()}
-    for kind in results:
+    statements = statements_per_order()
+    print(f"one order_place = {statements} statements in 3 durable transactions (plus the "
+          "broker's own); 'bare' = that many round trips, measured before each round")
+    kinds = ["instant", *args.brokers.split(",")]
+    results: dict[str, list] = {kind: [] for kind in kinds}
+    for _ in range(args.runs):           # interleaved: load swings hit every kind alike
+        for kind in kinds:
+            bare = bare_round_trips(statements, 3, max(5, args.orders // 10))
+            latencies, rate = round_of("fake" if kind == "instant" else kind, args.orders)
+            results[kind].append((latencies, rate, bare))
+    for kind, rounds in results.items():
+        report(kind, rounds)
+    for kind in kinds[1:]:
         rates = [parallel(kind, args.procs, args.orders // 2, db_url)
                  for _ in range(max(1, args.runs - 1))]
         print(f"{kind:<8} {args.procs} processes on {args.procs} accounts: "
-              f"{statistics.median(rates):7.1f} orders/s")
-    fake, bare, statements, transactions = overhead(args.orders)
-    print(f"overhead: order_place with an instant broker {fake * 1000:.2f} ms; its "
-          f"{statements} statements in {transactions} transactions as bare round trips "
-          f"{bare * 1000:.2f} ms -> ratio {fake / bare:.1f}x")
-    for kind, value in medians.items():
-        print(f"          {kind}: order_place {value * 1000:.2f} ms = {value / bare:.1f}x the "
-              "bare round trips")
+              f"{statistics.median(rates):6.1f} orders/s")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

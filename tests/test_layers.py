@@ -16,6 +16,7 @@ ALLOWED_FROM_TRADING = {("trading.models", "Instrument")}
 PURE_BROKER_MODULES = ["trading.brokers.mt5", "trading.brokers.mt5_constants",
                        "trading.brokers.mt5_records", "trading.brokers.mt5_trading",
                        "trading.brokers.mt5sim_trade", "trading.brokers.mt5sim_server",
+                       "trading.brokers.mt5sim_book",
                        "trading.brokers.retcodes",
                        "trading.fills"]
 

@@ -28,11 +28,7 @@ counts the orders ``order_send`` really executed.
 
 from __future__ import annotations
 
-import itertools
-from collections import deque, namedtuple
-from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
-from fnmatch import fnmatchcase
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -42,157 +38,32 @@ from marketdata import timeframes
 from trading.brokers import mt5_constants as c
 from trading.brokers import retcodes as rc
 from trading.brokers.mt5 import RES_E_INTERNAL_FAIL_CONNECT, RES_E_INTERNAL_FAIL_TIMEOUT
+from trading.brokers.mt5sim_book import (
+    CHECK_OK,
+    FAULT_CODES,
+    FAULT_KINDS,
+    PLAIN,
+    REQUEST_DEFAULTS,
+    Account,
+    AccountInfo,
+    Book,
+    Executed,
+    Fault,
+    OrderCheckResult,
+    OrderSendResult,
+    Position,
+    Refused,
+    TerminalInfo,
+    TradeDeal,
+    TradeOrder,
+    TradePosition,
+    TradeRequest,
+    group_match,
+    opposite,
+    round_down,
+)
 from trading.fills import NO_EXIT, STOP_LOSS, first_touch
 from trading.pnl import InstrumentSpec, margin_level, margin_required, profit, to_decimal
-
-TradeRequest = namedtuple(
-    "TradeRequest", "action magic order symbol volume price stoplimit sl tp deviation type "
-    "type_filling type_time expiration comment position position_by")
-OrderSendResult = namedtuple(
-    "OrderSendResult", "retcode deal order volume price bid ask comment request_id "
-    "retcode_external request")
-OrderCheckResult = namedtuple(
-    "OrderCheckResult", "retcode balance equity profit margin margin_free margin_level comment "
-    "request")
-TradePosition = namedtuple(
-    "TradePosition", "ticket time time_msc time_update time_update_msc type magic identifier "
-    "reason volume price_open sl tp price_current swap profit symbol comment external_id")
-TradeDeal = namedtuple(
-    "TradeDeal", "ticket order time time_msc type entry magic position_id reason volume price "
-    "commission swap profit fee symbol comment external_id")
-TradeOrder = namedtuple(
-    "TradeOrder", "ticket time_setup time_setup_msc time_done time_done_msc time_expiration "
-    "type type_time type_filling state magic position_id position_by_id reason volume_initial "
-    "volume_current price_open sl tp price_current price_stoplimit symbol comment external_id")
-AccountInfo = namedtuple(
-    "AccountInfo", "login trade_mode leverage limit_orders margin_so_mode trade_allowed "
-    "trade_expert margin_mode currency_digits fifo_close balance credit profit equity margin "
-    "margin_free margin_level margin_so_call margin_so_so margin_initial margin_maintenance "
-    "assets liabilities commission_blocked name server currency company")
-TerminalInfo = namedtuple(
-    "TerminalInfo", "community_account community_connection connected dlls_allowed "
-    "trade_allowed tradeapi_disabled email_enabled ftp_enabled notifications_enabled mqid build "
-    "maxbars codepage ping_last community_balance retransmission company name language path "
-    "data_path commondata_path")
-
-_PLAIN = (int, float, str)
-_REQUEST_DEFAULTS = dict.fromkeys(TradeRequest._fields, 0) | {"symbol": "", "comment": "",
-                                                              "volume": 0.0, "price": 0.0,
-                                                              "stoplimit": 0.0, "sl": 0.0,
-                                                              "tp": 0.0}
-_CHECK_OK = (0, "Done")
-FAULT_CODES = {"requote": rc.REQUOTE, "price_changed": rc.PRICE_CHANGED,
-               "off_quotes": rc.PRICE_OFF}
-FAULT_KINDS = ("disconnect", "timeout", "requote", "price_changed", "off_quotes", "partial",
-               "reject")
-
-
-class _Refused(Exception):
-    """A request the server refuses with ``retcode`` (internal control flow)."""
-
-    def __init__(self, retcode: int, comment: str = "") -> None:
-        super().__init__(comment)
-        self.retcode = retcode
-        self.comment = comment or rc.meaning(retcode)
-
-
-@dataclass
-class Fault:
-    """One scripted answer of ``order_send``. ``kind`` is one of :data:`FAULT_KINDS`.
-
-    - ``disconnect``: the link drops before the request leaves: ``None``, last_error IPC,
-      nothing executed, every call fails until ``initialize`` again;
-    - ``timeout``: the order EXECUTES but the answer is lost: ``None`` with an IPC timeout
-      (``answer=None``) or a result with ``answer`` (10012 timeout, 10031, 10011);
-      ``executed=False`` makes the same answer for an order that did not execute;
-    - ``requote`` / ``price_changed`` / ``off_quotes``: nothing executed; the quote moves by
-      ``shift_points`` first (so only a fresh price is accepted next time);
-    - ``partial``: ``fraction`` of the volume (down to the step) fills, retcode 10010;
-    - ``reject``: refused with ``answer`` (10016, 10019, 10018, 10014, 10030...).
-    """
-
-    kind: str
-    answer: int | None = None
-    executed: bool = True
-    shift_points: int = 0
-    fraction: Decimal = Decimal("0.5")
-
-
-@dataclass
-class Executed:
-    """An order the simulated server executed: ``source`` is ``order_send``, ``hand``,
-    ``stop_loss`` or ``take_profit``."""
-
-    order: int
-    deal: int
-    source: str
-    request: dict[str, Any] | None
-
-
-@dataclass
-class _Position:
-    ticket: int
-    symbol: str
-    type: int
-    volume: Decimal
-    price_open: Decimal
-    sl: Decimal | None
-    tp: Decimal | None
-    magic: int
-    comment: str
-    reason: int
-    time: pd.Timestamp
-    time_update: pd.Timestamp
-    checked_from: pd.Timestamp          # the first bar still to search for SL/TP
-    swap: Decimal = Decimal("0")
-
-    @property
-    def side(self) -> int:
-        return 1 if self.type == c.POSITION_TYPE_BUY else -1
-
-
-@dataclass
-class _Account:
-    login: int = 0
-    balance: Decimal = Decimal("10000.00")
-    leverage: int = 100
-    currency: str = "USD"
-    name: str = "Simulated"
-    server: str = "Simulator-Demo"
-    company: str = "NusaTrade simulator"
-    commission_per_lot: Decimal = Decimal("0")     # charged on each fill, per lot
-
-
-@dataclass
-class _Book:
-    positions: dict[int, _Position] = field(default_factory=dict)
-    deals: list[TradeDeal] = field(default_factory=list)
-    orders: list[TradeOrder] = field(default_factory=list)
-    closed: set[int] = field(default_factory=set)
-    executed: list[Executed] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    faults: deque[Fault] = field(default_factory=deque)
-    tickets: itertools.count = field(default_factory=lambda: itertools.count(100_001))
-
-
-def _round_down(volume: Decimal, step: Decimal) -> Decimal:
-    return (volume / step).to_integral_value(rounding=ROUND_DOWN) * step
-
-
-def _opposite(order_type: int) -> int:
-    return c.ORDER_TYPE_SELL if order_type == c.ORDER_TYPE_BUY else c.ORDER_TYPE_BUY
-
-
-def _group_match(symbol: str, group: str) -> bool:
-    """MT5's ``group`` filter: comma-separated masks with ``*``; ``!mask`` excludes."""
-    selected = False
-    for mask in (part.strip() for part in group.split(",") if part.strip()):
-        if mask.startswith("!"):
-            if fnmatchcase(symbol, mask[1:]):
-                selected = False
-        elif fnmatchcase(symbol, mask):
-            selected = True
-    return selected
 
 
 class TradingSimulator:
@@ -201,9 +72,9 @@ class TradingSimulator:
     ``server_timezone``)."""
 
     def _init_trading(self, *, balance: Decimal, leverage: int, currency: str) -> None:
-        self._account = _Account(balance=to_decimal(balance), leverage=int(leverage),
+        self._account = Account(balance=to_decimal(balance), leverage=int(leverage),
                                  currency=currency)
-        self._book = _Book()
+        self._book = Book()
         self._shifts: dict[str, Decimal] = {}
         self._quotes: dict[tuple, tuple[Decimal, Decimal] | None] = {}
 
@@ -244,7 +115,7 @@ class TradingSimulator:
                      magic: int = 0, comment: str = "") -> int:
         """A position opened in the terminal by a person (reason CLIENT): its ticket."""
         order_type = c.ORDER_TYPE_BUY if side.upper() == "BUY" else c.ORDER_TYPE_SELL
-        request = dict(_REQUEST_DEFAULTS, action=c.TRADE_ACTION_DEAL, symbol=symbol,
+        request = dict(REQUEST_DEFAULTS, action=c.TRADE_ACTION_DEAL, symbol=symbol,
                        volume=float(to_decimal(volume)), type=order_type, magic=int(magic),
                        comment=comment, sl=float(to_decimal(sl)) if sl is not None else 0.0,
                        tp=float(to_decimal(tp)) if tp is not None else 0.0,
@@ -294,7 +165,7 @@ class TradingSimulator:
             floating += self._floating(pos, spec)
         return self._account.balance + floating, margin, floating
 
-    def _floating(self, pos: _Position, spec: InstrumentSpec) -> Decimal:
+    def _floating(self, pos: Position, spec: InstrumentSpec) -> Decimal:
         price = self._close_price(pos)
         if price is None:
             return Decimal("0")
@@ -325,7 +196,7 @@ class TradingSimulator:
         index = int(np.searchsorted(bars.time, now_ns, side="right")) - 1
         return index >= 0 and now_ns < bars.time[index] + bars.step
 
-    def _close_price(self, pos: _Position) -> Decimal | None:
+    def _close_price(self, pos: Position) -> Decimal | None:
         quote = self._quote(pos.symbol)
         if quote is None:
             return None
@@ -338,11 +209,11 @@ class TradingSimulator:
             return self._error((-2, "Terminal: Invalid params"))
         self._book.requests.append(dict(request))
         unknown = set(request) - set(TradeRequest._fields)
-        bad = [k for k, v in request.items() if type(v) not in _PLAIN]  # exact types
+        bad = [k for k, v in request.items() if type(v) not in PLAIN]  # exact types
         if unknown or bad:
             return self._error((-2, f"Terminal: Invalid params in {function}: "
                                     f"{sorted(unknown | set(bad))}"))
-        return dict(_REQUEST_DEFAULTS, **request)
+        return dict(REQUEST_DEFAULTS, **request)
 
     def order_check(self, request: dict[str, Any]) -> OrderCheckResult | None:
         if not self._enter("order_check"):
@@ -354,10 +225,10 @@ class TradingSimulator:
         equity, margin, _floating = self._money()
         try:
             plan = self._plan(req)
-        except _Refused as refused:
+        except Refused as refused:
             code, comment = refused.retcode, refused.comment
         else:
-            code, comment = _CHECK_OK
+            code, comment = CHECK_OK
             margin += plan.get("margin", Decimal("0"))
         level = margin_level(equity, margin)
         return self._ok(OrderCheckResult(
@@ -389,7 +260,7 @@ class TradingSimulator:
             if fault is not None and fault.kind == "partial":
                 plan = self._partial(plan, fault.fraction)
             result = self._execute(req, plan)
-        except _Refused as refused:
+        except Refused as refused:
             return self._ok(self._result(refused.retcode, req, comment=refused.comment))
         if fault is not None and fault.kind == "timeout":
             return self._lost_answer(fault, req)
@@ -413,13 +284,13 @@ class TradingSimulator:
 
     # --- validation ------------------------------------------------------------------------
     def _plan(self, req: dict[str, Any]) -> dict[str, Any]:
-        """What the request would do, or _Refused with the server's retcode."""
+        """What the request would do, or Refused with the server's retcode."""
         if req["symbol"] not in self._symbols:
-            raise _Refused(rc.INVALID, "Unknown symbol")
+            raise Refused(rc.INVALID, "Unknown symbol")
         if req["action"] == c.TRADE_ACTION_SLTP:
             return self._plan_sltp(req)
         if req["action"] != c.TRADE_ACTION_DEAL:
-            raise _Refused(rc.INVALID_ORDER, "Only market orders and SL/TP changes simulated")
+            raise Refused(rc.INVALID_ORDER, "Only market orders and SL/TP changes simulated")
         if req["position"]:
             return self._plan_close(req)
         return self._plan_open(req)
@@ -428,23 +299,23 @@ class TradingSimulator:
         """(spec, volume, bid, ask) after the checks every market order passes."""
         spec = self._symbols[req["symbol"]].spec
         if req["type"] not in (c.ORDER_TYPE_BUY, c.ORDER_TYPE_SELL):
-            raise _Refused(rc.INVALID_ORDER)
+            raise Refused(rc.INVALID_ORDER)
         quote = self._quote(req["symbol"])
         if quote is None:
-            raise _Refused(rc.MARKET_CLOSED)
+            raise Refused(rc.MARKET_CLOSED)
         volume = to_decimal(req["volume"])
         if (volume < spec.volume_min or volume > spec.volume_max
                 or volume % spec.volume_step != 0):
-            raise _Refused(rc.INVALID_VOLUME)
+            raise Refused(rc.INVALID_VOLUME)
         if not self._filling_allowed(spec, req["type_filling"]):
-            raise _Refused(rc.INVALID_FILL, "Unsupported filling mode")
+            raise Refused(rc.INVALID_FILL, "Unsupported filling mode")
         bid, ask = quote
         fill = ask if req["type"] == c.ORDER_TYPE_BUY else bid
         price = to_decimal(req["price"])
         if price and price != spec.round_price(price):
-            raise _Refused(rc.INVALID_PRICE)
+            raise Refused(rc.INVALID_PRICE)
         if price and abs(price - fill) > spec.point * int(req["deviation"]):
-            raise _Refused(rc.REQUOTE)
+            raise Refused(rc.REQUOTE)
         return spec, volume, bid, ask
 
     @staticmethod
@@ -463,7 +334,7 @@ class TradingSimulator:
         margin = margin_required(volume, fill, spec, self._account.leverage)
         equity, used, _floating = self._money()
         if margin > equity - used:
-            raise _Refused(rc.NO_MONEY)
+            raise Refused(rc.NO_MONEY)
         return {"kind": "open", "spec": spec, "volume": volume, "price": fill, "sl": sl,
                 "tp": tp, "margin": margin}
 
@@ -475,31 +346,31 @@ class TradingSimulator:
         for key in ("sl", "tp"):
             value = to_decimal(req[key])
             if value and value != spec.round_price(value):
-                raise _Refused(rc.INVALID_STOPS, f"{key.upper()} not on the price grid")
+                raise Refused(rc.INVALID_STOPS, f"{key.upper()} not on the price grid")
             levels.append(value or None)
         sl, tp = levels
         trigger = bid if side == 1 else ask
         distance = spec.point * spec.stops_level
         if sl is not None and side * (trigger - sl) < max(distance, spec.point):
-            raise _Refused(rc.INVALID_STOPS)
+            raise Refused(rc.INVALID_STOPS)
         if tp is not None and side * (tp - trigger) < max(distance, spec.point):
-            raise _Refused(rc.INVALID_STOPS)
+            raise Refused(rc.INVALID_STOPS)
         return sl, tp
 
-    def _position(self, ticket: int) -> _Position:
+    def _position(self, ticket: int) -> Position:
         pos = self._book.positions.get(int(ticket))
         if pos is None:
             code = rc.POSITION_CLOSED if int(ticket) in self._book.closed else rc.INVALID
-            raise _Refused(code, "Position not found" if code == rc.INVALID else "")
+            raise Refused(code, "Position not found" if code == rc.INVALID else "")
         return pos
 
     def _plan_close(self, req: dict[str, Any]) -> dict[str, Any]:
         pos = self._position(req["position"])
         spec, volume, bid, ask = self._common(req)
-        if req["symbol"] != pos.symbol or req["type"] != _opposite(pos.type):
-            raise _Refused(rc.INVALID, "Close must be the opposite type on the same symbol")
+        if req["symbol"] != pos.symbol or req["type"] != opposite(pos.type):
+            raise Refused(rc.INVALID, "Close must be the opposite type on the same symbol")
         if volume > pos.volume:
-            raise _Refused(rc.INVALID_CLOSE_VOLUME)
+            raise Refused(rc.INVALID_CLOSE_VOLUME)
         return {"kind": "close", "spec": spec, "volume": volume, "position": pos,
                 "price": bid if pos.type == c.POSITION_TYPE_BUY else ask}
 
@@ -508,22 +379,22 @@ class TradingSimulator:
         spec = self._symbols[pos.symbol].spec
         quote = self._quote(pos.symbol)
         if quote is None:
-            raise _Refused(rc.MARKET_CLOSED)
+            raise Refused(rc.MARKET_CLOSED)
         bid, ask = quote
         trigger = bid if pos.side == 1 else ask
         freeze = spec.point * spec.freeze_level
         for level in (pos.sl, pos.tp):
             if freeze and level is not None and abs(trigger - level) <= freeze:
-                raise _Refused(rc.FROZEN)
+                raise Refused(rc.FROZEN)
         sl, tp = self._stops(spec, req, pos.side, bid, ask)
         if (sl, tp) == (pos.sl, pos.tp):
-            raise _Refused(rc.NO_CHANGES)
+            raise Refused(rc.NO_CHANGES)
         return {"kind": "sltp", "position": pos, "sl": sl, "tp": tp}
 
     @staticmethod
     def _partial(plan: dict[str, Any], fraction: Decimal) -> dict[str, Any]:
         spec = plan["spec"]
-        part = max(spec.volume_min, _round_down(plan["volume"] * fraction, spec.volume_step))
+        part = max(spec.volume_min, round_down(plan["volume"] * fraction, spec.volume_step))
         return dict(plan, volume=min(part, plan["volume"]), partial=True)
 
     # --- execution -------------------------------------------------------------------------
@@ -550,7 +421,7 @@ class TradingSimulator:
         order, deal = self._next(), self._next()
         comment = str(req["comment"])[: c.COMMENT_LENGTH]
         entry = self._symbols[req["symbol"]]
-        pos = _Position(
+        pos = Position(
             ticket=order, symbol=req["symbol"], type=req["type"], volume=plan["volume"],
             price_open=plan["price"], sl=plan["sl"], tp=plan["tp"], magic=int(req["magic"]),
             comment=comment, reason=reason, time=now, time_update=now,
@@ -576,21 +447,21 @@ class TradingSimulator:
         self._account.balance += commission
         return commission
 
-    def _close(self, pos: _Position, volume: Decimal, price: Decimal, order: int, deal: int,
+    def _close(self, pos: Position, volume: Decimal, price: Decimal, order: int, deal: int,
                reason: int, comment: str, magic: int, req: dict[str, Any] | None,
                when: pd.Timestamp | None = None) -> None:
         spec = self._symbols[pos.symbol].spec
         pnl = profit(pos.side, volume, pos.price_open, price, spec)
         self._account.balance += pnl
         commission = self._charge(volume)
-        self._record(order, deal, _opposite(pos.type), c.DEAL_ENTRY_OUT, pos, volume, price,
+        self._record(order, deal, opposite(pos.type), c.DEAL_ENTRY_OUT, pos, volume, price,
                      reason, pnl, commission, comment, req, magic=magic, when=when)
         pos.volume -= volume
         if pos.volume <= 0:
             del self._book.positions[pos.ticket]
             self._book.closed.add(pos.ticket)
 
-    def _record(self, order: int, deal: int, order_type: int, entry: int, pos: _Position,
+    def _record(self, order: int, deal: int, order_type: int, entry: int, pos: Position,
                 volume: Decimal, price: Decimal, reason: int, pnl: Decimal,
                 commission: Decimal, comment: str, req: dict[str, Any] | None, *,
                 magic: int | None = None, when: pd.Timestamp | None = None,
@@ -632,7 +503,7 @@ class TradingSimulator:
             if pos.sl is not None or pos.tp is not None:
                 self._check_stops(pos)
 
-    def _check_stops(self, pos: _Position) -> None:
+    def _check_stops(self, pos: Position) -> None:
         from trading.brokers.mt5sim import _finest
 
         entry = self._symbols[pos.symbol]
@@ -655,7 +526,7 @@ class TradingSimulator:
             if complete:
                 pos.checked_from = opened + pd.Timedelta(int(bars.step), unit="ns")
 
-    def _stop_out(self, pos: _Position, reason: int, exit_bid: float, spread: float,
+    def _stop_out(self, pos: Position, reason: int, exit_bid: float, spread: float,
                   when: pd.Timestamp) -> None:
         spec = self._symbols[pos.symbol].spec
         price = spec.round_price(to_decimal(exit_bid + (spread if pos.side == -1 else 0.0)))
@@ -679,7 +550,7 @@ class TradingSimulator:
         for pos in self._book.positions.values():
             if symbol is not None and pos.symbol != symbol:
                 continue
-            if symbol is None and group is not None and not _group_match(pos.symbol, group):
+            if symbol is None and group is not None and not group_match(pos.symbol, group):
                 continue
             if symbol is None and ticket is not None and pos.ticket != int(ticket):
                 continue
@@ -692,7 +563,7 @@ class TradingSimulator:
         self._sync()
         return self._ok(len(self._book.positions))
 
-    def _position_tuple(self, pos: _Position) -> TradePosition:
+    def _position_tuple(self, pos: Position) -> TradePosition:
         spec = self._symbols[pos.symbol].spec
         opened, updated = self._server_seconds(pos.time), self._server_seconds(pos.time_update)
         current = self._close_price(pos) or pos.price_open
@@ -760,4 +631,4 @@ class TradingSimulator:
         start, end = _seconds(date_from), _seconds(date_to)
         return self._ok(tuple(
             r for r in rows if start <= getattr(r, time_field) <= end
-            and (group is None or _group_match(r.symbol, group))))
+            and (group is None or group_match(r.symbol, group))))

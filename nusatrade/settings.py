@@ -368,6 +368,9 @@ MT5_MODULE = env.str("MT5_MODULE", default="MetaTrader5")
 MT5_TERMINAL_PATH = env.str("MT5_TERMINAL_PATH", default="")
 MT5_SERVER_TIMEZONE = env.str("MT5_SERVER_TIMEZONE", default="UTC")  # UTC, IANA, or "NY+7"
 MT5_TIMEOUT_MS = env.int("MT5_TIMEOUT_MS", default=60000)
+# The magic number every order of this deployment carries (one per deployment: two NusaTrade
+# installations trading one MT5 account must never share it). Orders are found again by it.
+TRADING_MAGIC = env.int("TRADING_MAGIC", default=7_402_611)
 
 # --- Email and alerts ---------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

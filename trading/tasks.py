@@ -1,5 +1,12 @@
 """Celery tasks of the trading app. Thin: ids in, one service call, a JSON-safe result out.
 
+The order path (``place_order``, ``recover_orders``, ``sync_positions``): ``acks_late`` +
+``reject_on_worker_lost``, so a worker killed mid-task gets the task delivered again. That is
+safe because the service owns idempotency: the redelivered ``place_order`` finds the order by
+its key; if the killed worker had already sent it, the order is ``sent`` and is looked up at
+the broker by client id, never sent twice. Database hiccups are retried with backoff (the
+outbox makes a retry harmless); broker refusals are results, not errors.
+
 ``fetch_bars`` (the live bar fetch, moved here from ``marketdata`` with its broker call; its
 Celery name stays ``marketdata.fetch_bars`` so stored beat schedules keep working) is periodic
 (scheduled per account/symbol/timeframe with Celery beat) and is also the ``fetch_bars``
@@ -9,13 +16,59 @@ service (``bars_upsert``), so a redelivered or repeated task stores nothing twic
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from accounts.models import TradingAccount
 from nusatrade.errors import TemporaryBrokerError
+from trading import services
 from trading.livebars import bars_fetch_live
+
+TASK_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "retry_backoff_max": 30,
+    "max_retries": 5,
+}
+
+
+def _summary(result: services.OrderResult) -> dict[str, Any]:
+    order = result.order
+    return {"order": order.pk, "status": order.status, "created": result.created,
+            "sent": result.sent, "in_progress": result.in_progress,
+            "message": result.message}
+
+
+# A broker unreachable while the request is checked stores and sends nothing: retry it too.
+@shared_task(name="trading.place_order",
+             **{**TASK_OPTIONS, "autoretry_for": (OperationalError, InterfaceError,
+                                                  TemporaryBrokerError)})
+def place_order(signal_id: int, volume: str | None = None, sl: str | None = None,
+                tp: str | None = None, at: str | None = None) -> dict[str, Any]:
+    """Place the order of a BUY/SELL signal (once, however often this task runs). ``at``
+    (ISO time): a paper account's clock for a drill; refused for live accounts."""
+    when = datetime.fromisoformat(at) if at else None
+    return _summary(services.signal_order_place(signal_id, volume=volume, sl=sl, tp=tp,
+                                                at=when))
+
+
+@shared_task(name="trading.recover_orders", **TASK_OPTIONS)
+def recover_orders(account_id: int | None = None, min_age_seconds: int = 120) -> dict[str, Any]:
+    """Resolve orders left pending/sent/unknown by a crash or an unknown broker answer."""
+    report = services.order_recover(account_id, min_age=timedelta(seconds=min_age_seconds))
+    return {"resolved": report.resolved, "busy": report.busy, "failed": report.failed}
+
+
+@shared_task(name="trading.sync_positions", **TASK_OPTIONS)
+def sync_positions(account_id: int) -> dict[str, Any]:
+    """Close our positions the broker closed (SL/TP, stop-out) from its deal history."""
+    report = services.positions_sync(account_id)
+    return {"closed": report.closed, "still_open": report.still_open}
 
 
 @shared_task(

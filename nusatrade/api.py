@@ -19,7 +19,7 @@ from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from nusatrade.errors import DataError, RiskLimitBreached
+from nusatrade.errors import DataError, RiskLimitBreached, ServiceUnavailableError
 
 security_logger = logging.getLogger("django.security")
 API_PREFIX = "/api/"
@@ -45,6 +45,8 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError({"detail": str(exc)})
     elif isinstance(exc, RiskLimitBreached):
         exc = exceptions.PermissionDenied(detail=str(exc))
+    elif isinstance(exc, ServiceUnavailableError):
+        exc = ServiceUnavailable(detail=str(exc))
     elif isinstance(exc, SuspiciousOperation):
         exc = _suspicious_to_api(exc)
     return drf_exception_handler(exc, context)

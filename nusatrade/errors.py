@@ -5,7 +5,8 @@
     ├── DataError            bad input: the message says file, row, column
     ├── BrokerError          the broker refused or failed
     │   └── TemporaryBrokerError   retryable (timeout, no connection, requote)
-    └── RiskLimitBreached    a risk rule or kill switch stops the action
+    ├── RiskLimitBreached    a risk rule or kill switch stops the action
+    └── ServiceUnavailableError    a dependency (message broker, cache) is down: retry later
 """
 
 from __future__ import annotations
@@ -56,3 +57,8 @@ class RiskLimitBreached(NusaTradeError):
     def __init__(self, rule: str, message: str) -> None:
         self.rule = rule
         super().__init__(f"{rule}: {message}")
+
+
+class ServiceUnavailableError(NusaTradeError):
+    """A dependency NusaTrade needs right now (the Celery message broker, a cache) cannot be
+    reached or did not answer in time. Nothing was half-done: retry later (the API's 503)."""

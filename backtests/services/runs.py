@@ -52,7 +52,12 @@ from mlops.artifacts import ArtifactError
 from mlops.models import MLModel
 from mlops.pipeline import FeatureSet
 from mlops.services.registry import json_safe
-from nusatrade.errors import ConfigurationError, DataError, NusaTradeError
+from nusatrade.errors import (
+    ConfigurationError,
+    DataError,
+    NusaTradeError,
+    ServiceUnavailableError,
+)
 
 logger = logging.getLogger("nusatrade.backtests")
 ERROR_LIMIT = 4000
@@ -127,9 +132,21 @@ def backtest_run_create(*, model: MLModel | int, start: date, end: date,
 
 
 def _enqueue(run_id: int) -> None:
+    """Queue the run; if the message broker cannot take it (down, or hung past its socket
+    timeouts), the run is marked failed with why, and ServiceUnavailableError (the API's 503)
+    says to retry: a run never sits ``queued`` with no task behind it."""
     from backtests.tasks import run_backtest as task
 
-    task.delay(run_id)
+    try:
+        task.delay(run_id)
+    except Exception as exc:  # kombu OperationalError, redis errors, Celery's retry RuntimeError
+        logger.error("backtest run %s could not be queued: %s: %s", run_id,
+                     type(exc).__name__, exc)
+        BacktestRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(),
+            error=f"could not be queued: the task broker is unavailable ({type(exc).__name__})")
+        raise ServiceUnavailableError(
+            "the task queue is unavailable; the run was not started, try again shortly") from exc
 
 
 def run_params(run: BacktestRun) -> BacktestParams:

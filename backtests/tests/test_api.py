@@ -231,3 +231,25 @@ def test_bad_costs_are_400_with_the_field_named(model, alice, changes, field):
     assert response.status_code == 400, response.content
     assert field in response.json()
     assert not BacktestRun.objects.exists()
+
+
+def test_post_with_the_task_broker_down_is_a_json_503_and_the_run_is_marked_failed(
+        model, alice, monkeypatch, transactional_db):
+    # Autocommit (no test transaction), as in production: on_commit runs inside the request.
+    # A hung or dead broker makes delay() raise after its socket timeouts (nusatrade tests:
+    # test_redis_timeouts); the API must answer a clean 503, never a 500 or a stuck run.
+    from kombu.exceptions import OperationalError
+
+    from backtests.tasks import run_backtest
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setattr(run_backtest, "delay", broker_down)
+    response = client_for(alice).post(URL, valid_body(model), format="json")
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert "task queue is unavailable" in response.json()["detail"]
+    run = BacktestRun.objects.get()
+    assert run.status == RunStatus.FAILED
+    assert "task broker is unavailable (OperationalError)" in run.error

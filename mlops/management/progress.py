@@ -1,4 +1,5 @@
-"""Progress output for long commands: a tqdm bar on a terminal, else one line per step."""
+"""Progress output for long commands: a tqdm bar on a terminal, else a line per step (at most
+one per tenth of the total, so a 113-step loop in a log prints about eleven lines)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ class CommandProgress:
         self.desc = desc
         self.bar: tqdm | None = None
         self.tty = bool(getattr(stdout, "isatty", lambda: False)())
+        self.printed_tenth = -1
 
     def __call__(self, name: str, done: int, total: int) -> None:
         if not self.tty:
-            self.stdout.write(f"  {self.desc} [{done}/{total}] {name}")
+            tenth = done * 10 // max(total, 1)
+            if tenth > self.printed_tenth or done >= total:
+                self.printed_tenth = tenth
+                self.stdout.write(f"  {self.desc} [{done}/{total}] {name}")
             return
         if self.bar is None:
             self.bar = tqdm(total=total, desc=self.desc, file=sys.stdout, leave=True)

@@ -6,8 +6,9 @@ A package (registry, training, lookahead, live, demo) re-exported here: import f
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nusatrade.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mlops.services.demo import (
@@ -90,11 +91,4 @@ __all__ = [  # static, for linters and type checkers
 ]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

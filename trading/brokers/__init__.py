@@ -24,6 +24,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from nusatrade.errors import ConfigurationError
+from nusatrade.lazy import lazy_exports
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,10 +42,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "BrokerClient",

@@ -20,22 +20,13 @@ from trading.brokers.paper.defaults import (
     DEFAULT_TIMEFRAME,
 )
 
+# The same choices as NusaTrade's own records (the broker's book and ours speak one language).
+from trading.models import DealEntry, PositionStatus, Side
+
 MONEY = {"max_digits": 18, "decimal_places": 2}
 PRICE = {"max_digits": 20, "decimal_places": 8}
 VOLUME = {"max_digits": 12, "decimal_places": 4}
 non_negative = MinValueValidator(Decimal("0"))
-
-
-class Side(models.TextChoices):
-    BUY = "BUY", "Buy"
-    SELL = "SELL", "Sell"
-
-
-class DealEntry(models.TextChoices):
-    IN = "in", "In"
-    OUT = "out", "Out"
-    INOUT = "inout", "In/out"
-    OUT_BY = "out_by", "Out by"
 
 
 class DealReason(models.TextChoices):
@@ -45,11 +36,6 @@ class DealReason(models.TextChoices):
     TAKE_PROFIT = "take_profit", "Take-profit"
     STOP_OUT = "stop_out", "Stop-out"
     OTHER = "other", "Other"
-
-
-class PositionStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    CLOSED = "closed", "Closed"
 
 
 class PaperAccount(models.Model):

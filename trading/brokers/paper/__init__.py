@@ -4,8 +4,9 @@ the ``trading.paper`` app). See docs/trading.md, "The paper broker"."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nusatrade.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from trading.brokers.paper.book import (
@@ -19,17 +20,14 @@ if TYPE_CHECKING:
     from trading.brokers.paper.clock import ManualClock
 
 # Loaded on first use (PEP 562), so importing ``trading.brokers.paper.defaults`` stays light.
-_LAZY = {
+_LAZY = {name: f"{__name__}.{module}" for name, module in {
     "MemoryStore": "book", "PaperBook": "book", "PaperPosition": "book",
     "PaperSettings": "book", "PaperStore": "book", "HistoryLoader": "broker",
     "PaperBroker": "broker", "ManualClock": "clock",
-}
+}.items()}
 
 __all__ = ["HistoryLoader", "ManualClock", "MemoryStore", "PaperBook", "PaperBroker",
            "PaperPosition", "PaperSettings", "PaperStore"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

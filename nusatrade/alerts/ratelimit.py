@@ -40,8 +40,13 @@ def gate_key(kind: str, key: str) -> str:
     return _names(kind, key)[0]
 
 
-def _take_count(cache, count_key: str) -> int:
-    count = int(cache.get(count_key) or 0)
+def _take_count(cache, count_key: str, count: int) -> int:
+    """Take ``count`` (read BEFORE the window opened) off the counter and report it.
+
+    Read before, not after, opening: alerts held back by the window we just opened are counted
+    by racing processes in the meantime, and belong to the NEXT alert, not to this one (found by
+    16 threads racing on real Redis: the opener swallowed some of its own window's count).
+    """
     if count:
         # decr, not delete: an increment racing with us stays counted for the next alert (and
         # ValueError: the counter expired in between).
@@ -65,11 +70,12 @@ def rate_gate(kind: str, key: str, window_seconds: int, cache) -> Gate:
         return Gate(True)
     window_key, count_key = _names(kind, key)
     try:
+        held_back = int(cache.get(count_key) or 0)
         opened = cache.add(window_key, 1, timeout=window_seconds)
         if opened is None:  # django-redis with IGNORE_EXCEPTIONS: the cache is down
             raise ConnectionError("cache unavailable")
         if opened:
-            return Gate(True, _take_count(cache, count_key))
+            return Gate(True, _take_count(cache, count_key, held_back))
         _bump_count(cache, count_key)
         return Gate(False)
     except Exception as exc:

@@ -40,6 +40,7 @@ def alerts_on(settings, webhook):
     settings.ALERT_WEBHOOK_READ_TIMEOUT = 1.0
     settings.ALERT_RATE_LIMIT_SECONDS = 900
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.NUSATRADE_ENV = "test"  # the subject names it; `make test` may run without it set
     return webhook
 
 

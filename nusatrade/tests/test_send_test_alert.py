@@ -18,6 +18,7 @@ def webhook(settings):
     settings.ALERT_EMAILS = ["ops@nusatrade.test"]
     settings.ALERT_RETRY_BACKOFF_SECONDS = 0.01
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.NUSATRADE_ENV = "test"  # the subject names it; `make test` may run without it set
     yield receiver
     receiver.close()
 

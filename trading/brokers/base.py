@@ -42,6 +42,7 @@ def utc_now() -> datetime:
 
 
 # MetaTrader's comment field holds 31 characters; brokers may cut it shorter, so keep ours short.
+COMMENT_LENGTH = 31
 CLIENT_ID_LENGTH = 20
 CLIENT_ID_PREFIX = "NT"
 
@@ -52,6 +53,29 @@ def client_id_for(idempotency_key: str) -> str:
     not a practical concern for one account's orders)."""
     digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
     return CLIENT_ID_PREFIX + digest[: CLIENT_ID_LENGTH - len(CLIENT_ID_PREFIX)]
+
+
+# Rules every broker applies the same way (MT5 and the paper broker call these, so a caller
+# sees one behaviour whichever broker an account uses).
+def validate_identity(client_id: str, magic: int) -> None:
+    """Our identity at the broker must survive the round trip, or a lost answer could never be
+    looked up: a short ASCII id without spaces and a positive magic (0 is MT5's "by hand")."""
+    if (not isinstance(client_id, str) or not client_id or not client_id.isascii()
+            or " " in client_id or len(client_id) > COMMENT_LENGTH):
+        raise DataError(f"client id {client_id!r} must be 1-{COMMENT_LENGTH} ASCII "
+                        "characters without spaces", column="client_id")
+    if isinstance(magic, bool) or not isinstance(magic, int) or not 0 < magic < 2**63:
+        raise DataError(f"magic {magic!r} must be a positive integer (0 marks orders placed by "
+                        "hand)", column="magic")
+
+
+def normalise_level(spec: InstrumentSpec, level: Decimal | None) -> Decimal | None:
+    """An SL/TP on the quote grid (``digits`` decimals); None or 0 means none."""
+    if level is None or level == 0:
+        return None
+    if not isinstance(level, Decimal) or not level.is_finite() or level < 0:
+        raise DataError(f"SL/TP {level!r} must be a positive finite price", column="sl/tp")
+    return spec.round_price(level)
 
 
 class OrderSide(StrEnum):

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from trading.brokers import retcodes
 
+# MetaTrader's comment field: 31 characters; the terminal cuts longer ones (defined once).
+from trading.brokers.base import COMMENT_LENGTH  # noqa: F401 - re-exported
+
 ORDER_TYPE_BUY = 0
 ORDER_TYPE_SELL = 1
 ORDER_TYPE_BUY_LIMIT = 2
@@ -103,8 +106,6 @@ ORDER_STATE_NAMES = {
     ORDER_STATE_REQUEST_MODIFY: "request_modify", ORDER_STATE_REQUEST_CANCEL: "request_cancel",
 }
 
-# MetaTrader's comment field: 31 characters; the terminal cuts longer ones.
-COMMENT_LENGTH = 31
 
 TRADE_RETCODES: dict[str, int] = {
     f"TRADE_RETCODE_{name}": value for name, value in vars(retcodes).items()

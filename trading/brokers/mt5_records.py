@@ -19,9 +19,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nusatrade.errors import DataError
 from trading.brokers import mt5_constants as c
-from trading.brokers.base import (
+from trading.brokers.base import (  # noqa: F401 - identity rules re-exported
     AccountInfo,
     BrokerDeal,
     BrokerOrderRecord,
@@ -30,6 +29,8 @@ from trading.brokers.base import (
     DealReason,
     OrderSide,
     Tick,
+    normalise_level,
+    validate_identity,
 )
 from trading.pnl import InstrumentSpec, to_decimal
 
@@ -84,18 +85,6 @@ def client_id_of(comment: str) -> str:
     return comment.split(" ", 1)[0] if comment else ""
 
 
-def validate_identity(client_id: str, magic: int) -> None:
-    """Our identity at the broker must survive the round trip, or a lost answer could never be
-    looked up: a short ASCII id without spaces and a positive magic (0 is MT5's "by hand")."""
-    if (not isinstance(client_id, str) or not client_id or not client_id.isascii()
-            or " " in client_id or len(client_id) > c.COMMENT_LENGTH):
-        raise DataError(f"client id {client_id!r} must be 1-{c.COMMENT_LENGTH} ASCII "
-                        "characters without spaces", column="client_id")
-    if isinstance(magic, bool) or not isinstance(magic, int) or not 0 < magic < 2**63:
-        raise DataError(f"magic {magic!r} must be a positive integer (0 marks orders placed by "
-                        "hand)", column="magic")
-
-
 def check_plain(request: dict[str, Any]) -> dict[str, Any]:
     """``request`` unchanged if every value is a plain int/float/str (TypeError otherwise)."""
     bad = {k: type(v).__name__ for k, v in request.items() if type(v) not in PLAIN_TYPES}
@@ -115,15 +104,6 @@ def volume_problem(spec: InstrumentSpec, volume: Decimal) -> str | None:
     if volume % spec.volume_step:
         return f"volume {volume} is not on {spec.symbol}'s step of {spec.volume_step} lots"
     return None
-
-
-def normalise_level(spec: InstrumentSpec, level: Decimal | None) -> Decimal | None:
-    """An SL/TP on the quote grid (``digits`` decimals); None or 0 means none."""
-    if level is None or level == 0:
-        return None
-    if not isinstance(level, Decimal) or not level.is_finite() or level < 0:
-        raise DataError(f"SL/TP {level!r} must be a positive finite price", column="sl/tp")
-    return spec.round_price(level)
 
 
 def stops_problem(spec: InstrumentSpec, side: OrderSide, tick: Tick, sl: Decimal | None,

@@ -32,7 +32,7 @@ import pandas as pd
 from marketdata import calendar, synthetic, timeframes
 from nusatrade.errors import BrokerError, ConfigurationError
 from trading import pnl
-from trading.brokers import mt5_records, retcodes
+from trading.brokers import retcodes
 from trading.brokers.base import (
     BAR_COLUMNS,
     MAX_BARS_PER_REQUEST,
@@ -50,8 +50,10 @@ from trading.brokers.base import (
     OrderState,
     Tick,
     empty_bars,
+    normalise_level,
     utc_now,
     validate_count,
+    validate_identity,
 )
 from trading.brokers.paper import checks, ledger
 from trading.brokers.paper.book import PaperBook, PaperPosition, PaperSettings, PaperStore
@@ -304,8 +306,8 @@ class PaperBroker(BrokerClient):
         _validate_identity(order.client_id, order.magic)
         spec = self._specs.get(order.symbol)
         if spec is not None:
-            order = replace(order, sl=mt5_records.normalise_level(spec, order.sl),
-                            tp=mt5_records.normalise_level(spec, order.tp))
+            order = replace(order, sl=normalise_level(spec, order.sl),
+                            tp=normalise_level(spec, order.tp))
         with self._session() as (book, now):
             if order.position_ticket is not None:
                 return self._close(book, now, order.position_ticket, order.volume,
@@ -388,8 +390,8 @@ class PaperBroker(BrokerClient):
                 return self._refused(client_id, *refusal, ticket)
             assert position is not None
             spec = self._specs[position.symbol]
-            sl = mt5_records.normalise_level(spec, sl)
-            tp = mt5_records.normalise_level(spec, tp)
+            sl = normalise_level(spec, sl)
+            tp = normalise_level(spec, tp)
             if (sl, tp) == (position.sl, position.tp):
                 return self._refused(client_id, retcodes.NO_CHANGES, "SL and TP are unchanged",
                                      ticket)
@@ -440,7 +442,7 @@ def _validate_identity(client_id: str, magic: int) -> None:
     caller behaves the same on both brokers). Magic 0 is a person at the terminal: any
     comment goes."""
     if magic != 0 or isinstance(magic, bool) or not isinstance(magic, int):
-        mt5_records.validate_identity(client_id, magic)
+        validate_identity(client_id, magic)
 
 
 def _refuse_position(position: PaperPosition | None, ticket: int,

@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from nusatrade.errors import DataError
-from trading.brokers.base import OrderSide, Tick
+from trading.brokers.base import OrderSide, Tick, VolumeProblem, volume_problem
 from trading.pnl import InstrumentSpec
 
 
@@ -87,14 +87,20 @@ def parse_order_request(symbol: Any, side: Any, volume: Any, sl: Any = None,
 
 
 def check_volume(volume: Decimal, spec: InstrumentSpec) -> str | None:
-    """Why ``volume`` is not tradable on ``spec`` (None: it is)."""
-    if volume < spec.volume_min:
-        return f"{volume} is below the minimum {spec.volume_min} lots of {spec.symbol}"
-    if volume > spec.volume_max:
-        return f"{volume} is above the maximum {spec.volume_max} lots of {spec.symbol}"
-    if (volume - spec.volume_min) % spec.volume_step != 0:
-        return f"{volume} is not on the volume step {spec.volume_step} of {spec.symbol}"
-    return None
+    """Why ``volume`` is not tradable on ``spec`` (None: it is): the shared rule
+    (:func:`trading.brokers.base.volume_problem`), worded for a trader."""
+    problem = volume_problem(spec, volume)
+    if problem is None:
+        return None
+    return {
+        VolumeProblem.NOT_POSITIVE: f"{volume} is not a positive number of lots",
+        VolumeProblem.BELOW_MIN: f"{volume} is below the minimum {spec.volume_min} lots of "
+                                 f"{spec.symbol}",
+        VolumeProblem.ABOVE_MAX: f"{volume} is above the maximum {spec.volume_max} lots of "
+                                 f"{spec.symbol}",
+        VolumeProblem.OFF_STEP: f"{volume} is not on the volume step {spec.volume_step} of "
+                                f"{spec.symbol}",
+    }[problem]
 
 
 def _check_level(field: str, level: Decimal, side: OrderSide, tick: Tick,

@@ -78,6 +78,30 @@ def normalise_level(spec: InstrumentSpec, level: Decimal | None) -> Decimal | No
     return spec.round_price(level)
 
 
+class VolumeProblem(StrEnum):
+    """Why a volume cannot be traded (:func:`volume_problem`); each caller words it its own way."""
+
+    NOT_POSITIVE = "not_positive"
+    BELOW_MIN = "below_min"
+    ABOVE_MAX = "above_max"
+    OFF_STEP = "off_step"
+
+
+def volume_problem(spec: InstrumentSpec, volume: Decimal) -> VolumeProblem | None:
+    """THE volume rule (order validation, the paper broker and the MT5 adapter all use it): a
+    positive finite number of lots within ``volume_min..volume_max`` and a whole multiple of
+    ``volume_step``, as MetaTrader's server checks it (``None``: tradable)."""
+    if not isinstance(volume, Decimal) or not volume.is_finite() or volume <= 0:
+        return VolumeProblem.NOT_POSITIVE
+    if volume < spec.volume_min:
+        return VolumeProblem.BELOW_MIN
+    if volume > spec.volume_max:
+        return VolumeProblem.ABOVE_MAX
+    if volume % spec.volume_step:
+        return VolumeProblem.OFF_STEP
+    return None
+
+
 class OrderSide(StrEnum):
     BUY = "BUY"
     SELL = "SELL"

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from trading.brokers import base
 from trading.brokers import mt5_constants as c
 from trading.brokers.base import (  # noqa: F401 - identity rules re-exported
     AccountInfo,
@@ -95,15 +96,17 @@ def check_plain(request: dict[str, Any]) -> dict[str, Any]:
 
 # --- checks before sending ------------------------------------------------------------------
 def volume_problem(spec: InstrumentSpec, volume: Decimal) -> str | None:
-    """Why ``volume`` lots cannot be sent for ``spec`` (None: it can)."""
-    if not isinstance(volume, Decimal) or not volume.is_finite() or volume <= 0:
+    """Why ``volume`` lots cannot be sent for ``spec`` (None: it can): the shared rule
+    (:func:`trading.brokers.base.volume_problem`) in the adapter's words."""
+    problem = base.volume_problem(spec, volume)
+    if problem is None:
+        return None
+    if problem is base.VolumeProblem.NOT_POSITIVE:
         return f"volume {volume} must be a positive finite number of lots"
-    if volume < spec.volume_min or volume > spec.volume_max:
-        return (f"volume {volume} is outside {spec.symbol}'s {spec.volume_min}.."
-                f"{spec.volume_max} lots")
-    if volume % spec.volume_step:
+    if problem is base.VolumeProblem.OFF_STEP:
         return f"volume {volume} is not on {spec.symbol}'s step of {spec.volume_step} lots"
-    return None
+    return (f"volume {volume} is outside {spec.symbol}'s {spec.volume_min}.."
+            f"{spec.volume_max} lots")
 
 
 def stops_problem(spec: InstrumentSpec, side: OrderSide, tick: Tick, sl: Decimal | None,

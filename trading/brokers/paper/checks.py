@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from trading.brokers import retcodes
-from trading.brokers.base import OrderSide
+from trading.brokers.base import OrderSide, VolumeProblem, volume_problem
 from trading.brokers.paper.ledger import Figures, Quote
 from trading.pnl import InstrumentSpec
 
@@ -19,19 +19,21 @@ Refusal = tuple[int, str] | None
 
 
 def refuse_volume(volume: Decimal, spec: InstrumentSpec) -> Refusal:
-    """Volume positive, within the symbol's min/max and on its step."""
-    if not isinstance(volume, Decimal) or not volume.is_finite() or volume <= 0:
-        return retcodes.INVALID_VOLUME, f"volume {volume} is not a positive number"
-    if volume < spec.volume_min:
-        return retcodes.INVALID_VOLUME, (f"volume {volume} is below {spec.symbol}'s minimum "
-                                         f"{spec.volume_min}")
-    if volume > spec.volume_max:
-        return retcodes.INVALID_VOLUME, (f"volume {volume} is above {spec.symbol}'s maximum "
-                                         f"{spec.volume_max}")
-    if volume % spec.volume_step:
-        return retcodes.INVALID_VOLUME, (f"volume {volume} is not a multiple of "
-                                         f"{spec.symbol}'s step {spec.volume_step}")
-    return None
+    """Volume positive, within the symbol's min/max and on its step (the shared rule,
+    :func:`trading.brokers.base.volume_problem`, in the paper broker's words)."""
+    problem = volume_problem(spec, volume)
+    if problem is None:
+        return None
+    text = {
+        VolumeProblem.NOT_POSITIVE: f"volume {volume} is not a positive number",
+        VolumeProblem.BELOW_MIN: f"volume {volume} is below {spec.symbol}'s minimum "
+                                 f"{spec.volume_min}",
+        VolumeProblem.ABOVE_MAX: f"volume {volume} is above {spec.symbol}'s maximum "
+                                 f"{spec.volume_max}",
+        VolumeProblem.OFF_STEP: f"volume {volume} is not a multiple of {spec.symbol}'s step "
+                                f"{spec.volume_step}",
+    }[problem]
+    return retcodes.INVALID_VOLUME, text
 
 
 def refuse_close_volume(volume: Decimal, held: Decimal, spec: InstrumentSpec) -> Refusal:

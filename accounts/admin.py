@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import TradingAccount, User
+from accounts.models import AuditEntry, TradingAccount, User
 from accounts.services import user_tokens_revoke
 
 
@@ -41,3 +41,22 @@ class TradingAccountAdmin(admin.ModelAdmin):
     list_filter = ("broker", "status")
     list_select_related = ("owner",)
     search_fields = ("name", "owner__username", "broker_login")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log, read-only: who did what, to which object, when and why."""
+
+    list_display = ("at", "actor", "action", "target_type", "target_repr", "reason")
+    list_filter = ("action", "target_type")
+    search_fields = ("actor", "target_repr", "reason", "=target_id")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -88,3 +88,31 @@ class TradingAccount(models.Model):
     def broker_password(self) -> str | None:
         """Read the password from the environment at the moment of use (never cached)."""
         return os.environ.get(self.password_env_var) if self.password_env_var else None
+
+
+class AuditEntry(models.Model):
+    """Who did what to which object, when and why: kill switches engaged and released, models
+    activated or retired, retraining approved, restores... Written by services through
+    :func:`accounts.audit.audit_record` only, never edited or deleted (the admin shows it
+    read-only). ``actor`` is a username, or ``system:<component>`` for the machine's own
+    decisions (an automatic kill switch)."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=60, db_index=True,
+                              help_text="What was done, e.g. kill_switch.engage.")
+    target_type = models.CharField(max_length=60, blank=True,
+                                   help_text="app_label.model of the object acted on.")
+    target_id = models.CharField(max_length=40, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"],
+                                name="audit_target_idx")]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target_repr}"

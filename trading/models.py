@@ -311,6 +311,10 @@ class KillSwitch(models.Model):
     released_by = models.CharField(max_length=150, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     release_reason = models.TextField(blank=True)
+    release_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Released by itself at this time (the daily-loss stop: the next trading "
+                  "day). Empty: only an explicit release lifts it.")
 
     class Meta:
         ordering = ["-engaged_at", "-id"]

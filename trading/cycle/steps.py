@@ -18,6 +18,7 @@ from trading.cycle import freshness, strategy
 from trading.cycle.lock import AccountLock
 from trading.cycle.run import (
     ALREADY,
+    DEFERRED,
     DONE,
     DRY_RUN,
     HOLD_STALE,
@@ -103,9 +104,18 @@ class CycleContext:
         from mlops.selectors import model_active
 
         holidays = holidays_around(self.now)
+        # Can an order fill now? A decision taken at a bar's close fills at the next open
+        # (strategy.fill_time); when the market closes with the bar (Friday's last bar, the
+        # eve of a holiday) the signal is recorded now and its orders wait for the reopening.
+        self.fill_open = bool(calendar.is_open(pd.DatetimeIndex([self.now]), holidays)[0])
+        self.reopening = False
         if not freshness.market_open(self.now, self.timeframe, holidays):
-            return self._finish(MARKET_CLOSED, "the bar that just closed covered no market "
-                                               "hours")
+            if not self.fill_open:
+                return self._finish(MARKET_CLOSED, "the bar that just closed covered no "
+                                                   "market hours")
+            # The first open after a closed market: the last closed bar's decision (deferred
+            # at its close) fills now.
+            self.reopening = True
         model = model_active(self.symbol, self.timeframe)
         if model is None:
             return self._finish(NO_MODEL, f"no active model for {self.symbol} "
@@ -127,7 +137,7 @@ class CycleContext:
             freshness.just_closed_bar(self.now, self.timeframe)
         self.outcome.bar_time = pd.Timestamp(bar_time).to_pydatetime()
         existing = self._existing_signal()
-        if existing is not None and self._processed(existing):
+        if existing is not None and not self.reopening and self._processed(existing):
             return self._report_existing(existing)
         if not verdict.ok:
             return self._hold_stale(verdict)
@@ -137,6 +147,14 @@ class CycleContext:
             return self._dry_run(bars, decided)
         signal = existing or self._signal(decided)
         side = SIDE[signal.decision]
+        if not self.fill_open:
+            self.outcome.signal_id = signal.pk
+            self.outcome.decision = signal.decision
+            return self._finish(DEFERRED, "the market is closed at the fill time: the "
+                                          "decision's orders wait for the reopening")
+        if existing is not None:
+            self.outcome.signal_id, self.outcome.decision = signal.pk, signal.decision
+            self.outcome.probabilities, self.outcome.reason = signal.probabilities, signal.reason
         self._ensure_lock()
         side_open = self._manage_positions(bars, side)
         self._ensure_lock()

@@ -241,5 +241,5 @@ def _collect(result: ReplayResult, account: TradingAccount, model: Any, lower: d
     result.trades = trade_rows(account, lower, end_clock, last_bar)
     result.halts = halts_of(account, result.trades, model.instrument.symbol)
     result.denied_by_rule = refusals_of(account, lower, end_clock)
-    result.kill_switch_events = kill_switch_events(account, wall_start)
+    result.kill_switch_events = kill_switch_events(account, model.pk, wall_start)
     result.metrics = period_metrics(account, result.trades, period, model.timeframe)

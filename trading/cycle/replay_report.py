@@ -69,12 +69,14 @@ def refusals_of(account: TradingAccount, lower: datetime, end_clock: datetime) -
     return dict(sorted(counts.items()))
 
 
-def kill_switch_events(account: TradingAccount, since: datetime) -> list[dict[str, Any]]:
-    """Kill switches covering the account engaged or released since ``since`` (wall clock:
-    switches are engaged in real time, by people or by the automatic stops)."""
+def kill_switch_events(account: TradingAccount, model_id: int,
+                       since: datetime) -> list[dict[str, Any]]:
+    """Kill switches covering the account (global, its own, its model's) engaged or released
+    since ``since`` (wall clock: switches are engaged in real time, by people or by the
+    automatic stops)."""
     from django.db.models import Q
 
-    scope = Q(account=account) | Q(scope="global") | Q(model__isnull=False)
+    scope = Q(account=account) | Q(scope="global") | Q(model_id=model_id)
     events = []
     for switch in KillSwitch.objects.filter(scope).filter(
             Q(engaged_at__gte=since) | Q(released_at__gte=since)).order_by("engaged_at", "id"):

@@ -121,3 +121,30 @@ def test_replay_refuses_a_live_account_and_a_second_run_on_one_account(world):
         call_command("replay", "--account", str(account.pk), "--start", "2024-03-04",
                      "--days", "0")
     assert Signal.objects.count() == 0
+
+
+def test_an_engaged_kill_switch_blocks_the_cycles_order_and_a_release_lets_it_trade(world):
+    from trading.services.killswitches import kill_switch_engage, kill_switch_release
+
+    account, _model = world
+    StrategySettings.objects.filter(account=account).update(threshold=0.5)
+    engaged = kill_switch_engage("account", reason="drill", actor="tester",
+                                 account_id=account.pk)
+    at, blocked = cyclekit.AT, None
+    for _ in range(6):
+        outcome = cycle(account, at)
+        at += timedelta(hours=1)
+        if outcome.order_id:
+            blocked = outcome
+            break
+    assert blocked is not None, "no BUY/SELL in 6 bars"
+    assert blocked.order_status == "rejected"
+    assert "kill_switch" in Order.objects.get(pk=blocked.order_id).error
+    assert not Position.objects.filter(account=account).exists()
+    kill_switch_release(engaged.switch.pk, actor="tester", reason="drill over")
+    for _ in range(6):
+        outcome = cycle(account, at)
+        at += timedelta(hours=1)
+        if outcome.order_id:
+            break
+    assert outcome.order_status == "filled", outcome.summary

@@ -57,12 +57,23 @@ def halts_of(account: TradingAccount, trades: list[dict[str, Any]],
 
 
 def refusals_of(account: TradingAccount, lower: datetime, end_clock: datetime) -> dict[str, int]:
-    """Entries the order gate refused during the period, per rule (kill switch or risk)."""
+    """Entries the risk gate refused during the period, per rule (kill switch or risk): the
+    cycle's early look (recorded on the signal) and, rarely, the gate inside
+    ``order_place`` (a rejected order)."""
+    from trading.cycle.steps import REFUSED_PREFIX
+    from trading.models import Signal
+
+    counts: Counter[str] = Counter()
+    reasons = Signal.objects.filter(account=account, bar_time__gte=lower, bar_time__lt=end_clock,
+                                    reason__contains=REFUSED_PREFIX).values_list("reason",
+                                                                                 flat=True)
+    for reason in reasons:
+        rule = reason.split(REFUSED_PREFIX, 1)[1].split(":", 1)[0]
+        counts[rule] += 1
     errors = Order.objects.filter(
         account=account, purpose=OrderPurpose.OPEN, status=OrderStatus.REJECTED,
         signal__bar_time__gte=lower, signal__bar_time__lt=end_clock).values_list("error",
                                                                                  flat=True)
-    counts: Counter[str] = Counter()
     for error in errors:
         match = _REFUSED.match(error or "")
         counts[match.group("rule") if match else "broker"] += 1

@@ -134,13 +134,15 @@ def test_an_engaged_kill_switch_blocks_the_cycles_order_and_a_release_lets_it_tr
     for _ in range(6):
         outcome = cycle(account, at)
         at += timedelta(hours=1)
-        if outcome.order_id:
+        if outcome.decision != "HOLD":
             blocked = outcome
             break
     assert blocked is not None, "no BUY/SELL in 6 bars"
-    assert blocked.order_status == "rejected"
-    assert "kill_switch" in Order.objects.get(pk=blocked.order_id).error
+    assert blocked.order_status == "refused" and blocked.order_id is None
+    assert "entry refused by kill_switch" in Signal.objects.get(pk=blocked.signal_id).reason
     assert not Position.objects.filter(account=account).exists()
+    assert not Order.objects.filter(account=account).exists()   # the broker was left alone
+    assert cycle(account, at - timedelta(hours=1)).status == "already_processed"
     kill_switch_release(engaged.switch.pk, actor="tester", reason="drill over")
     for _ in range(6):
         outcome = cycle(account, at)

@@ -14,7 +14,10 @@ uses, so a backtest trades exactly what live trading would have traded:
    only ever feed inputs, never labels;
 4. ``mlops.pipeline.predict_frame`` gives P(up) per bar (NaN where the features are still
    undefined), and :meth:`ModelSignals.decisions` applies the live HOLD gate
-   (``mlops.gating.gate``) at a threshold.
+   (``mlops.gating.gate``) at a threshold;
+5. :meth:`ModelSignals.atr` is the stops' ATR over the same window (at least
+   ``ATR_WARMUP_BARS`` of history, more than ``lookback_bars`` when that is short), equal to
+   the live cycle's (replay parity).
 
 Whether the period may be backtested at all (after the training window) is the services'
 rule, checked before this runs.

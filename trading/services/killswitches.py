@@ -59,6 +59,17 @@ def _target(scope: str, account_id: int | None, model_id: int | None) -> dict[st
     return {"scope": scope, "model_id": model_id}
 
 
+def _check_exists(account_id: int | None, model_id: int | None) -> None:
+    from accounts.models import TradingAccount
+
+    # The model class through the FK: trading (below mlops) does not import mlops.
+    models = KillSwitch._meta.get_field("model").related_model
+    if account_id is not None and not TradingAccount.objects.filter(pk=account_id).exists():
+        raise DataError(f"no trading account {account_id}", column="account")
+    if model_id is not None and not models.objects.filter(pk=model_id).exists():
+        raise DataError(f"no model {model_id}", column="model")
+
+
 def engaged_for(scope: str, *, account_id: int | None = None,
                 model_id: int | None = None) -> KillSwitch | None:
     """The engaged switch of exactly this target (not the ones covering it)."""
@@ -78,6 +89,7 @@ def kill_switch_engage(scope: str, *, reason: str, actor: Any, account_id: int |
     if not reason or not reason.strip():
         raise DataError("a kill switch needs a reason", column="reason")
     target = _target(scope, account_id, model_id)
+    _check_exists(account_id, model_id)
     who = actor_name(actor)
     try:
         with transaction.atomic():

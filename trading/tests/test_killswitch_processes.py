@@ -10,6 +10,7 @@ import sys
 import time
 
 import psycopg
+import psycopg.sql
 import pytest
 from django.db import connection
 
@@ -71,7 +72,8 @@ def test_an_order_waiting_inside_order_place_cannot_slip_through_an_engage():
     table = TradingAccount._meta.db_table
     with psycopg.connect(_dsn()) as holder, psycopg.connect(_dsn(), autocommit=True) as watcher:
         # Another transaction holds the account row, as a concurrent order would.
-        holder.execute(f'SELECT id FROM "{table}" WHERE id = %s FOR UPDATE', [account.pk])
+        holder.execute(psycopg.sql.SQL("SELECT id FROM {} WHERE id = %s FOR UPDATE").format(
+            psycopg.sql.Identifier(table)), [account.pk])
         own = {holder.info.backend_pid, watcher.info.backend_pid}
         placer = subprocess.Popen(placer_command(signal.pk), cwd=ROOT, env=subprocess_env(),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -82,8 +84,10 @@ def test_an_order_waiting_inside_order_place_cannot_slip_through_an_engage():
                 assert time.monotonic() < deadline, "the placer never reached the lock"
                 time.sleep(0.05)
             assert not Order.objects.exists()
-            kill_switch_engage("account", account_id=account.pk, reason="engaged mid-flight",
-                               actor="ops")
+            # Global: an account switch's row references the account, and its foreign-key
+            # check waits for the row lock held here (an engage queues behind the account's
+            # in-flight order transaction, which was first and may pass: same guarantee).
+            kill_switch_engage("global", reason="engaged mid-flight", actor="ops")
             holder.rollback()   # let the in-flight order through to its gate check
             out, err = placer.communicate(timeout=120)
         finally:
@@ -93,5 +97,5 @@ def test_an_order_waiting_inside_order_place_cannot_slip_through_an_engage():
     assert json.loads(out.strip().splitlines()[-1])["status"] == "rejected"
     order = Order.objects.get()
     assert order.status == OrderStatus.REJECTED
-    assert "kill switch engaged (account): engaged mid-flight" in order.error
+    assert "kill switch engaged (global): engaged mid-flight" in order.error
     assert PaperDeal.objects.count() == 0     # nothing reached the broker

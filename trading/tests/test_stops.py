@@ -246,3 +246,24 @@ def test_an_unknown_account_is_named():
 
     with pytest.raises(DataError, match="no trading account 999999"):
         stops_enforce(999999, now=AT)
+
+
+def test_a_paper_stop_loss_imported_by_sync_trips_the_stop(bars):
+    from trading import pnl
+    from trading.services import positions_sync
+
+    account = account_with(max_consecutive_losses=1)
+    spec = paper_broker_at(account, AT).symbol_info("XAUUSD")
+    bid = spec.round_price(pnl.to_decimal(float(bars.loc[AT.replace(minute=0), "open"])))
+    sl = bid - Decimal("3.00")
+    order_place(account.pk, idempotency_key=manual_key(account.pk, "sl"), symbol="XAUUSD",
+                side="BUY", volume="0.10", sl=str(sl), broker=paper_broker_at(account, AT))
+    later = bars[bars.index > AT]
+    hit = later[later["low"] <= float(sl)]
+    assert len(hit), "the synthetic series must cross the stop for this test"
+    report = positions_sync(account.pk, broker=paper_broker_at(
+        account, hit.index[0].to_pydatetime() + timedelta(hours=1, minutes=1)))
+    assert len(report.closed) == 1
+    assert Position.objects.get().exit_reason == "stop_loss"
+    switch = engaged_for("account", account_id=account.pk)
+    assert switch.rule == "consecutive_losses"

@@ -21,7 +21,20 @@ from django.urls import path, reverse
 from accounts.models import Role, TradingAccount
 from nusatrade.errors import NusaTradeError
 from trading.models import KillSwitch, KillSwitchScope
-from trading.services.killswitches import kill_switch_engage, kill_switch_release
+
+
+# The services are imported when an action runs: the admin is loaded by django.setup(), and
+# trading.services pulls in the brokers (pandas), which start-up must not import.
+def kill_switch_engage(*args: Any, **kwargs: Any) -> Any:
+    from trading.services.killswitches import kill_switch_engage as engage
+
+    return engage(*args, **kwargs)
+
+
+def kill_switch_release(*args: Any, **kwargs: Any) -> Any:
+    from trading.services.killswitches import kill_switch_release as release
+
+    return release(*args, **kwargs)
 
 
 def can_release(user: Any) -> bool:

@@ -15,7 +15,7 @@ from trading.models import KillSwitch
 from trading.services.killswitches import kill_switch_engage, kill_switch_release
 from trading.tests.orderpaths import ml_model, paper_account
 
-pytestmark = [pytest.mark.django_db, pytest.mark.services("postgres")]
+pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct-horse-battery-staple-42"
 CHANGELIST = "/admin/trading/killswitch/"

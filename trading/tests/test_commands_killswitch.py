@@ -1,4 +1,4 @@
-"""``kill_switch engage|release|status``: outputs, JSON, errors and exit codes (PostgreSQL)."""
+"""``kill_switch engage|release|status``: outputs, JSON, errors and exit codes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from trading.services import manual_key, order_place, paper_broker_at
 from trading.services.killswitches import kill_switch_engage
 from trading.tests.orderpaths import AT, ROOT, ml_model, paper_account, store_bars, subprocess_env
 
-pytestmark = [pytest.mark.django_db, pytest.mark.services("postgres")]
+pytestmark = pytest.mark.django_db
 
 
 def run(*args: str) -> str:
@@ -154,6 +154,7 @@ def test_engage_whose_close_fails_exits_3_and_names_the_position(account, monkey
     assert position.status == "open"
 
 
+@pytest.mark.services("postgres")     # a second process shares the database
 @pytest.mark.django_db(transaction=True)
 def test_exit_codes_of_the_real_command(account):
     def manage(*args: str) -> subprocess.CompletedProcess:

@@ -123,7 +123,10 @@ def order_gate(account: TradingAccount, model_id: int | None, symbol: str,
         return Refusal("account_status", f"account {account.pk} is {account.status}")
     switch = engaged_switch(account.pk, model_id)
     if switch is not None:
-        return Refusal("kill_switch", f"kill switch engaged ({switch.scope}): {switch.reason}")
+        # An automatic stop refuses under its rule's name (as the backtester's halt does, so
+        # replay and backtest count refusals alike); a manual switch as "kill_switch".
+        return Refusal(switch.rule or "kill_switch",
+                       f"kill switch engaged ({switch.scope}): {switch.reason}")
     config = risk_config_for(account)
     state = risk_state_build(account, config, now)
     for rule in CLOSE_RULES:

@@ -371,6 +371,10 @@ MT5_TIMEOUT_MS = env.int("MT5_TIMEOUT_MS", default=60000)
 # The magic number every order of this deployment carries (one per deployment: two NusaTrade
 # installations trading one MT5 account must never share it). Orders are found again by it.
 TRADING_MAGIC = env.int("TRADING_MAGIC", default=7_402_611)
+# The "repeated critical errors" kill switch (trading.services.stops): this many errors in the
+# trading path of one account within this many minutes engage the account's switch.
+KILL_SWITCH_ERRORS_MAX = env.int("KILL_SWITCH_ERRORS_MAX", default=5)
+KILL_SWITCH_ERRORS_WINDOW_MINUTES = env.int("KILL_SWITCH_ERRORS_WINDOW_MINUTES", default=15)
 
 # --- Email and alerts ---------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

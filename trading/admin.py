@@ -1,10 +1,12 @@
 """Admin of the order path: read-mostly (orders, positions and deals are written by the
-services only; kill switches and risk policies are edited here). Behind the OTP admin site."""
+services only; risk policies are edited here; kill switches are engaged and released
+through their actions: trading/admin_killswitch.py). Behind the OTP admin site."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
+from trading.admin_killswitch import KillSwitchAdmin
 from trading.models import (
     Deal,
     Instrument,
@@ -75,16 +77,7 @@ class DealAdmin(ReadOnlyAdmin):
     search_fields = ("=broker_ticket", "client_id")
 
 
-@admin.register(KillSwitch)
-class KillSwitchAdmin(admin.ModelAdmin):
-    list_display = ("id", "scope", "account", "model", "engaged", "rule", "reason", "engaged_by",
-                    "engaged_at", "released_by", "released_at")
-    list_filter = ("engaged", "scope")
-    list_select_related = ("account", "model")
-    readonly_fields = ("engaged_at",)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False   # history: release a switch, never delete it
+admin.site.register(KillSwitch, KillSwitchAdmin)
 
 
 @admin.register(RiskPolicy)

@@ -315,6 +315,11 @@ class KillSwitch(models.Model):
         null=True, blank=True,
         help_text="Released by itself at this time (the daily-loss stop: the next trading "
                   "day). Empty: only an explicit release lifts it.")
+    reset_after = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Set on release: the exit time of the account's last closed position then. "
+                  "The rule that engaged it judges only positions closed after it (the trade "
+                  "window, losing streak and equity peak start afresh, as in the backtester).")
 
     class Meta:
         ordering = ["-engaged_at", "-id"]
@@ -342,6 +347,28 @@ class KillSwitch(models.Model):
 
 
 percent = [MinValueValidator(Decimal("0.01"))]
+
+
+class TradingError(models.Model):
+    """A critical error in the trading path (a cycle or an order that failed unexpectedly).
+
+    Counted by the "repeated critical errors" stop (``trading.services.stops``): stored in the
+    database so the count survives a restart of every worker, and kept as a record."""
+
+    account = models.ForeignKey("accounts.TradingAccount", on_delete=models.CASCADE,
+                                related_name="trading_errors")
+    occurred_at = models.DateTimeField(db_index=True)
+    where = models.CharField(max_length=100, help_text="The step that failed (e.g. cycle).")
+    error = models.TextField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["account", "occurred_at"],
+                                name="tradingerror_account_time")]
+
+    def __str__(self) -> str:
+        return (f"error in {self.where} (account {self.account_id}) "
+                f"at {self.occurred_at:%Y-%m-%d %H:%M}")
 
 
 class RiskPolicy(models.Model):

@@ -89,6 +89,7 @@ class CycleOutcome:
     order: dict[str, Any] = field(default_factory=dict)
     actions: list[PositionAction] = field(default_factory=list)
     released_switches: list[int] = field(default_factory=list)
+    engaged_switches: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -160,10 +161,27 @@ def cycle_run(account_id: int, *, at: datetime | None = None, dry_run: bool = Fa
             return CycleOutcome(account.pk, now, SKIPPED, dry_run=dry_run,
                                 reason="another cycle holds this account's lock",
                                 released_switches=released)
-        outcome = cycle_step(account, now, lock=lock, paper_clock=at is not None,
-                             dry_run=dry_run, feature_set=feature_set, feed=feed)
+        try:
+            outcome = cycle_step(account, now, lock=lock, paper_clock=at is not None,
+                                 dry_run=dry_run, feature_set=feature_set, feed=feed)
+        except Exception as exc:
+            if not dry_run:
+                _error_record(account.pk, exc, now)
+            raise
     outcome.released_switches = released
     return outcome
+
+
+def _error_record(account_id: int, exc: Exception, now: datetime) -> None:
+    """A cycle that failed is a critical error of the trading path: counted for the
+    "repeated critical errors" stop (trading.services.stops). Recording must not hide the
+    original error, so a failure to record (the database is down) is only logged."""
+    from trading.services.stops import trading_error_record
+
+    try:
+        trading_error_record(account_id, where="cycle", error=exc, now=now)
+    except Exception:
+        logger.exception("cycle %s: could not record the error", account_id)
 
 
 def cycle_step(account: TradingAccount, now: datetime, *, lock: AccountLock | None,

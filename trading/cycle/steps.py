@@ -159,6 +159,7 @@ class CycleContext:
             self.outcome.probabilities, self.outcome.reason = signal.probabilities, signal.reason
         self._ensure_lock()
         side_open = self._manage_positions(bars, side)
+        self._stops()
         self._ensure_lock()
         self._enter(bars, signal, side, side_open)
         return self.outcome
@@ -290,6 +291,15 @@ class CycleContext:
             if order.status not in ("filled", "partially_filled"):
                 side_open = side   # still open: no new entry this bar
         return side_open
+
+    def _stops(self) -> None:
+        """The automatic stops on what the positions step closed (position_close and
+        positions_sync already run them after each close; this also covers closes recorded
+        by another path since the last cycle). An engaged switch refuses the entry below."""
+        from trading.services.stops import stops_enforce
+
+        self.outcome.engaged_switches += [s.pk for s in stops_enforce(self.account.pk,
+                                                                      now=self.now)]
 
     # -- the entry -------------------------------------------------------------------------
     def _enter(self, bars: pd.DataFrame, signal: Signal, signal_side: int,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import AccountStatus, TradingAccount
@@ -31,8 +31,8 @@ from trading.models import (
     PositionStatus,
     RiskPolicy,
 )
-from trading.risk import RiskConfig, RiskState, check_entry
-from trading.risk.rules import CLOSE_RULES
+from trading.risk import KILL_SWITCH_RULES, RiskConfig, RiskState, check_entry
+from trading.risk.rules import CLOSE_RULES, daily_loss_stop
 
 # Open orders that used up a trade of the day (rejected and cancelled ones did not).
 _COUNTED = (*IN_FLIGHT, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
@@ -63,18 +63,35 @@ def _day_start(now: datetime) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def _reset_marks(account: TradingAccount) -> tuple[datetime | None, datetime | None]:
+    """Where released automatic stops start judging afresh (``KillSwitch.reset_after``): the
+    kill-switch rules' trade window, streak and peak, and the daily loss of the day. Mirrors
+    ``trading.risk.release`` in the backtester: a released stop does not re-trip on the trades
+    that tripped it."""
+    marks = KillSwitch.objects.filter(
+        scope=KillSwitchScope.ACCOUNT, account=account, engaged=False,
+        reset_after__isnull=False).aggregate(
+        window=Max("reset_after", filter=Q(rule__in=KILL_SWITCH_RULES)),
+        daily=Max("reset_after", filter=Q(rule=daily_loss_stop.RULE)))
+    return marks["window"], marks["daily"]
+
+
 def risk_state_build(account: TradingAccount, config: RiskConfig, now: datetime) -> RiskState:
     """The pure rules' state of ``account`` at ``now``, from its rows."""
     closed = list(Position.objects.filter(account=account, status=PositionStatus.CLOSED)
                   .order_by("exit_time", "id").values_list("net_pnl", "exit_time"))
+    window_after, daily_after = _reset_marks(account)
     equity = account.initial_balance
     peak = equity
-    for net, _time in closed:
+    for net, time in closed:
         equity += net
-        peak = max(peak, equity)
+        # Released kill switch: the peak starts again from the equity at the release.
+        peak = equity if window_after is not None and time <= window_after else max(peak, equity)
     start = _day_start(now)
-    daily = sum((net for net, time in closed if time >= start), Decimal("0"))
-    recent = [float(net) for net, _time in closed[-config.kill_switch_window:]]
+    daily = sum((net for net, time in closed
+                 if time >= start and (daily_after is None or time > daily_after)), Decimal("0"))
+    judged = [float(net) for net, time in closed if window_after is None or time > window_after]
+    recent = judged[-config.kill_switch_window:]
     streak = 0
     for net in reversed(recent):
         if net > 0:
@@ -106,7 +123,10 @@ def order_gate(account: TradingAccount, model_id: int | None, symbol: str,
         return Refusal("account_status", f"account {account.pk} is {account.status}")
     switch = engaged_switch(account.pk, model_id)
     if switch is not None:
-        return Refusal("kill_switch", f"kill switch engaged ({switch.scope}): {switch.reason}")
+        # An automatic stop refuses under its rule's name (as the backtester's halt does, so
+        # replay and backtest count refusals alike); a manual switch as "kill_switch".
+        return Refusal(switch.rule or "kill_switch",
+                       f"kill switch engaged ({switch.scope}): {switch.reason}")
     config = risk_config_for(account)
     state = risk_state_build(account, config, now)
     for rule in CLOSE_RULES:

@@ -19,9 +19,18 @@ from django.utils import timezone
 from accounts.audit import actor_name, audit_record
 from nusatrade.alerts import AlertKind, alert_send
 from nusatrade.errors import DataError
-from trading.models import KillSwitch, KillSwitchScope, Position, PositionStatus
+from trading.models import (
+    KillSwitch,
+    KillSwitchScope,
+    Position,
+    PositionStatus,
+    TradingError,
+)
 
 logger = logging.getLogger("nusatrade.trading")
+
+# The automatic stop for repeated critical errors in the trading path (trading.services.stops).
+ERRORS_RULE = "critical_errors"
 
 
 @dataclass
@@ -50,6 +59,17 @@ def _target(scope: str, account_id: int | None, model_id: int | None) -> dict[st
     return {"scope": scope, "model_id": model_id}
 
 
+def _check_exists(account_id: int | None, model_id: int | None) -> None:
+    from accounts.models import TradingAccount
+
+    # The model class through the FK: trading (below mlops) does not import mlops.
+    models = KillSwitch._meta.get_field("model").related_model
+    if account_id is not None and not TradingAccount.objects.filter(pk=account_id).exists():
+        raise DataError(f"no trading account {account_id}", column="account")
+    if model_id is not None and not models.objects.filter(pk=model_id).exists():
+        raise DataError(f"no model {model_id}", column="model")
+
+
 def engaged_for(scope: str, *, account_id: int | None = None,
                 model_id: int | None = None) -> KillSwitch | None:
     """The engaged switch of exactly this target (not the ones covering it)."""
@@ -69,6 +89,7 @@ def kill_switch_engage(scope: str, *, reason: str, actor: Any, account_id: int |
     if not reason or not reason.strip():
         raise DataError("a kill switch needs a reason", column="reason")
     target = _target(scope, account_id, model_id)
+    _check_exists(account_id, model_id)
     who = actor_name(actor)
     try:
         with transaction.atomic():
@@ -114,7 +135,9 @@ def kill_switch_release(switch_id: int, *, actor: Any, reason: str) -> KillSwitc
         switch.released_by = who[:150]
         switch.released_at = timezone.now()
         switch.release_reason = reason.strip()
-        switch.save(update_fields=["engaged", "released_by", "released_at", "release_reason"])
+        switch.reset_after = _last_close(switch)
+        switch.save(update_fields=["engaged", "released_by", "released_at", "release_reason",
+                                   "reset_after"])
         audit_record(actor, "kill_switch.release", target=switch, reason=switch.release_reason,
                      details={"scope": switch.scope, "account": switch.account_id,
                               "model": switch.model_id, "rule": switch.rule})
@@ -143,6 +166,21 @@ def kill_switches_expire(now: datetime | None = None) -> list[KillSwitch]:
         except DataError:
             continue  # released meanwhile by someone else
     return released
+
+
+def _last_close(switch: KillSwitch) -> datetime | None:
+    """Where the released rule starts judging afresh: the account's last close so far (the
+    errors stop: its last recorded error). A position's exit time is the broker's clock (a
+    paper drill's too), so the mark is taken on that clock, not on the wall clock of the
+    release."""
+    if switch.scope != KillSwitchScope.ACCOUNT:
+        return None
+    if switch.rule == ERRORS_RULE:
+        return (TradingError.objects.filter(account_id=switch.account_id)
+                .order_by("-occurred_at").values_list("occurred_at", flat=True).first())
+    return (Position.objects.filter(account_id=switch.account_id,
+                                    status=PositionStatus.CLOSED)
+            .order_by("-exit_time").values_list("exit_time", flat=True).first())
 
 
 def _label(switch: KillSwitch) -> str:

@@ -285,10 +285,18 @@ def position_close(position_id: int, *, reason: str = "", idempotency_key: str |
             idempotency_key=key).exists():
         raise DataError(f"position {position_id} is already closed", column="position")
     side = OrderSide(position.side).opposite.value
-    return order_place(position.account_id, idempotency_key=key, symbol=position.symbol,
-                       side=side, volume=position.volume, purpose=OrderPurpose.CLOSE,
-                       position_id=position.pk, model_id=position.model_id,
-                       reason=reason or "close", broker=broker)
+    result = order_place(position.account_id, idempotency_key=key, symbol=position.symbol,
+                         side=side, volume=position.volume, purpose=OrderPurpose.CLOSE,
+                         position_id=position.pk, model_id=position.model_id,
+                         reason=reason or "close", broker=broker)
+    position.refresh_from_db(fields=["status", "exit_time"])
+    if position.status == PositionStatus.CLOSED:
+        # A close may trip an automatic stop (daily loss, streak, ...): engage it now, not at
+        # the next cycle. Same layer (trading services); imported here as killswitches does.
+        from trading.services.stops import stops_enforce_quietly
+
+        stops_enforce_quietly(position.account_id, now=position.exit_time)
+    return result
 
 
 def volume_default(account_id: int) -> Decimal:

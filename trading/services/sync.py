@@ -56,6 +56,11 @@ def positions_sync(account_id: int, *, broker: BrokerClient | None = None) -> Sy
             position.symbol, broker.symbol_info(position.symbol))
         if _close(position, deals, spec):
             closed.append(position.pk)
+    if closed:
+        from trading.services.stops import stops_enforce_quietly  # see position_close
+
+        last = max(p.exit_time for p in Position.objects.filter(pk__in=closed))
+        stops_enforce_quietly(account_id, now=last)
     return SyncReport(closed, len(open_positions) - len(closed))
 
 

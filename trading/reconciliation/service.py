@@ -204,7 +204,8 @@ def _closed_at_broker(items: _Recorder, account: TradingAccount, broker: BrokerC
     closed = set(positions_close_from_deals(gone, by_ticket, broker))
     for position in gone:
         deals = by_ticket.get(int(position.broker_ticket), [])
-        expected = {"position": position.pk, "status": "open", "volume": str(position.volume)}
+        expected = {"position": position.pk, "status": "open",
+                    "volume": compare.decimal_text(position.volume)}
         common = {"ticket": position.broker_ticket, "position_id": position.pk,
                   "expected": expected, "found": {"deals": [d.ticket for d in deals]}}
         if position.pk in closed:

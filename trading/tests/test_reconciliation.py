@@ -329,13 +329,15 @@ def test_a_position_closed_here_but_open_at_the_broker_is_unsafe(env, alerts):
 
 
 @BOTH
-def test_an_order_left_sent_by_a_crash_and_filled_at_the_broker_is_recorded_once(env):
-    """The sender died after the broker filled it: resolved by client id, not adopted twice."""
+@pytest.mark.parametrize("left", [OrderStatus.SENT, OrderStatus.UNKNOWN])
+def test_an_order_left_in_flight_and_filled_at_the_broker_is_recorded_once(env, left):
+    """The sender died (sent) or got no answer (unknown) after the broker filled it: resolved
+    by client id, recorded once, not adopted as a second position."""
     order = env.place(key="crash")
     position = Position.objects.get(opening_order=order)
     Deal.objects.filter(position=position).delete()
     position.delete()
-    Order.objects.filter(pk=order.pk).update(status=OrderStatus.SENT, completed_at=None)
+    Order.objects.filter(pk=order.pk).update(status=left, completed_at=None)
     run = env.reconcile()
     assert kinds(run) == [(FindingKind.ORDER_STUCK, ItemAction.FIXED)]
     order.refresh_from_db()
@@ -421,3 +423,21 @@ def test_broker_down_fails_the_run_clearly_and_changes_nothing(db, function, ale
     assert not KillSwitch.objects.exists() and alerts == []
     assert reconciliation_last_success(env.account.pk) is None
 
+
+
+def test_an_unknown_answer_for_an_order_that_never_executed_ends_cancelled(db):
+    """MT5 only (fault injection): no answer, and the broker has no trace of the order: the run
+    cancels it (never resends). The executed case: the in-flight test above."""
+    from trading.brokers import retcodes
+
+    env = make_env("mt5")
+    env.sim.queue_fault("timeout", answer=retcodes.TIMEOUT, executed=False)
+    order = env.place(key="lost")
+    assert order.status == OrderStatus.UNKNOWN
+    run = env.reconcile()
+    assert kinds(run) == [(FindingKind.ORDER_STUCK, ItemAction.FIXED)]
+    assert run.items.get().found == {"status": "cancelled"}
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED and env.sim.executed_orders == 0
+    assert not Position.objects.exists()
+    assert_clean_second_run(env)

@@ -125,6 +125,15 @@ def test_the_command_exits_non_zero_when_a_mismatch_could_not_be_fixed(paper, on
     assert KillSwitch.objects.get(account=paper).rule == "reconciliation"
 
 
+def test_the_command_exits_non_zero_when_the_broker_cannot_be_reached(paper, capsys):
+    paper.broker = "mt5"
+    paper.save()                                      # MT5 is not enabled on this deployment
+    with pytest.raises(CommandError, match=r"ended failed.*MT5_ENABLED"):
+        call_command("reconcile", "--account", str(paper.pk))
+    run = ReconciliationRun.objects.get(account=paper)
+    assert run.status == ReconciliationStatus.FAILED and run.findings == 0
+
+
 def test_the_command_refuses_an_unknown_account(db):
     with pytest.raises(CommandError, match="no trading account 999"):
         call_command("reconcile", "--account", "999")

@@ -111,7 +111,12 @@ def reconcile_account(account_id: int, *, now: datetime | None = None,
                 return _finish(run, [], ReconciliationStatus.SKIPPED,
                                "another run (a trading cycle or a reconciliation) holds the "
                                "account's lock; nothing compared")
-            _reconcile(items, account, broker or broker_for(account), now, _config())
+            client = broker or broker_for(account)
+            try:
+                _reconcile(items, account, client, now, _config())
+            finally:
+                if broker is None:
+                    client.close()        # ours to close (an MT5 terminal session)
             return _conclude(run, items)
     except NusaTradeError as error:   # broker unreachable, lock service down, misconfigured
         logger.warning("reconciliation of account %s failed: %s", account.pk, error)
@@ -126,8 +131,14 @@ def reconcile_all(*, now: datetime | None = None,
                   triggered_by: str = "system") -> list[ReconciliationRun]:
     """Reconcile every account that is not closed; one account failing never stops the rest."""
     accounts = TradingAccount.objects.exclude(status=AccountStatus.CLOSED).order_by("pk")
-    return [reconcile_account(pk, now=now, triggered_by=triggered_by)
-            for pk in accounts.values_list("pk", flat=True)]
+    runs = []
+    for pk in accounts.values_list("pk", flat=True):
+        try:
+            runs.append(reconcile_account(pk, now=now, triggered_by=triggered_by))
+        except Exception:  # a bug, not a broker outage: stored as failed, logged, next account
+            logger.exception("reconciliation of account %s crashed", pk)
+            runs.append(ReconciliationRun.objects.filter(account_id=pk).latest("id"))
+    return runs
 
 
 class _Recorder:

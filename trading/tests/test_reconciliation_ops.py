@@ -18,6 +18,7 @@ from accounts.models import AccountStatus, Role
 from accounts.services import totp_device_create, user_create
 from nusatrade.celery import app
 from trading.brokers.base import OrderSide
+from trading.management.commands import reconcile as command
 from trading.models import (
     FindingKind,
     KillSwitch,
@@ -83,7 +84,8 @@ def partly_closed(account) -> None:
 @pytest.fixture
 def on_paper_clock(monkeypatch):
     """Commands and tasks build their broker with ``broker_for``: pin the paper clock to AT
-    (the tests must not depend on the weekday they run on)."""
+    (the tests must not depend on the weekday they run on). The command module is imported at
+    the top of this file, so what it bound at import is the real service, restored after."""
     real = service.reconcile_account
 
     def at_fixed_clock(account_id, *, now=None, broker=None, triggered_by="system"):
@@ -94,8 +96,6 @@ def on_paper_clock(monkeypatch):
                     broker=broker or paper_broker_at(account, orderpaths.AT))
 
     monkeypatch.setattr(service, "reconcile_account", at_fixed_clock)
-    from trading.management.commands import reconcile as command
-
     monkeypatch.setattr(command, "reconcile_account", at_fixed_clock)
     monkeypatch.setattr(command, "reconcile_all", lambda **kw: [
         at_fixed_clock(pk, triggered_by=kw.get("triggered_by", "system"))

@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus, TradingAccount
 from nusatrade.alerts import AlertKind, alert_send
-from nusatrade.errors import DataError, NusaTradeError
+from nusatrade.errors import BrokerError, DataError, NusaTradeError
 from trading import pnl
 from trading.brokers import broker_for
 from trading.brokers.base import BrokerClient, BrokerDeal, BrokerPosition, DealEntry
@@ -204,6 +204,10 @@ def _stuck_orders(items: _Recorder, account: TradingAccount, broker: BrokerClien
         items.add(Finding(FindingKind.ORDER_STUCK, compare.WARNING, True, (
             f"order {order_id} could not be looked up ({error}); the next run retries")),
             order_id=order_id)
+    if report.failed:
+        # The broker stopped answering mid-run: the comparison would be incomplete.
+        raise BrokerError(f"the broker stopped answering while {len(report.failed)} stuck "
+                          "order(s) were looked up; run again")
 
 
 def _closed_at_broker(items: _Recorder, account: TradingAccount, broker: BrokerClient,

@@ -348,6 +348,28 @@ def test_an_order_left_in_flight_and_filled_at_the_broker_is_recorded_once(env, 
 
 
 @BOTH
+def test_a_close_order_left_sent_after_the_broker_closed_is_recorded_as_our_close(env):
+    """position_close crashed after the broker closed the position: the close order is
+    resolved by client id and the position closed by it (exit reason: closed by us)."""
+    from trading.services import position_close
+
+    position = Position.objects.get(opening_order=env.place(key="to-close"))
+    close = position_close(position.pk, broker=env.broker()).order
+    assert close.status == OrderStatus.FILLED
+    Order.objects.filter(pk=close.pk).update(status=OrderStatus.SENT, completed_at=None)
+    Position.objects.filter(pk=position.pk).update(
+        status=PositionStatus.OPEN, exit_price=None, exit_time=None, exit_reason="",
+        gross_pnl=None, net_pnl=None)
+    run = env.reconcile()
+    assert kinds(run) == [(FindingKind.ORDER_STUCK, ItemAction.FIXED)]
+    close.refresh_from_db()
+    position.refresh_from_db()
+    assert close.status == OrderStatus.FILLED and position.status == PositionStatus.CLOSED
+    assert position.exit_reason == ExitReason.CLOSED and position.exit_price == close.fill_price
+    assert_clean_second_run(env)
+
+
+@BOTH
 def test_a_pending_order_never_sent_is_cancelled_not_sent(env):
     order = env.place(key="never")
     Position.objects.filter(opening_order=order).update(opening_order=None)
@@ -441,3 +463,30 @@ def test_an_unknown_answer_for_an_order_that_never_executed_ends_cancelled(db):
     assert order.status == OrderStatus.CANCELLED and env.sim.executed_orders == 0
     assert not Position.objects.exists()
     assert_clean_second_run(env)
+
+
+def test_a_broker_lost_while_orders_are_looked_up_fails_the_run(db, alerts):
+    """The broker answered the first reads, then stopped (the look-up of a stuck order): the
+    run is failed, says why, and the order stays as it was for the next run."""
+    from nusatrade.errors import TemporaryBrokerError
+
+    env = make_env("mt5")
+    real = env.broker()
+
+    class LostMidRun:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def find_order(self, *args, **kwargs):
+            raise TemporaryBrokerError("IPC timeout")
+
+    stuck = Order.objects.create(
+        account=env.account, idempotency_key="stuck-mid", client_id="NTstuckmid0001",
+        magic=magic(), symbol="XAUUSD", side="BUY", volume=D("0.01"))
+    env._broker = LostMidRun()
+    run = env.reconcile()
+    assert run.status == ReconciliationStatus.FAILED and "stopped answering" in run.error
+    item = run.items.get()
+    assert item.order == stuck and "IPC timeout" in item.message
+    stuck.refresh_from_db()
+    assert stuck.status == OrderStatus.PENDING and not KillSwitch.objects.exists()

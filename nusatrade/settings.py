@@ -376,6 +376,13 @@ TRADING_MAGIC = env.int("TRADING_MAGIC", default=7_402_611)
 KILL_SWITCH_ERRORS_MAX = env.int("KILL_SWITCH_ERRORS_MAX", default=5)
 KILL_SWITCH_ERRORS_WINDOW_MINUTES = env.int("KILL_SWITCH_ERRORS_WINDOW_MINUTES", default=15)
 
+# Reconciliation (trading.reconciliation): a P/L difference above this (account currency) is a
+# mismatch; the broker's deal history is read this many days back; in-flight orders younger
+# than this are left to their sender.
+RECONCILE_PNL_TOLERANCE = env.str("RECONCILE_PNL_TOLERANCE", default="0.10")
+RECONCILE_LOOKBACK_DAYS = env.int("RECONCILE_LOOKBACK_DAYS", default=7)
+RECONCILE_ORDER_MIN_AGE_SECONDS = env.int("RECONCILE_ORDER_MIN_AGE_SECONDS", default=120)
+
 # --- Email and alerts ---------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

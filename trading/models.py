@@ -477,3 +477,14 @@ class StrategySettings(models.Model):
 
     def __str__(self) -> str:
         return f"strategy settings of account {self.account_id}"
+
+
+# Reconciliation runs and items live in their own module (registered here, in this app).
+from trading.models_reconciliation import (  # noqa: E402, F401
+    FindingKind,
+    ItemAction,
+    ReconciliationItem,
+    ReconciliationRun,
+    ReconciliationStatus,
+    Severity,
+)

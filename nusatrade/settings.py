@@ -373,6 +373,12 @@ MT5_TIMEOUT_MS = env.int("MT5_TIMEOUT_MS", default=60000)
 # The magic number every order of this deployment carries (one per deployment: two NusaTrade
 # installations trading one MT5 account must never share it). Orders are found again by it.
 TRADING_MAGIC = env.int("TRADING_MAGIC", default=7_402_611)
+# Reconciliation (trading.reconciliation): a P/L difference above this (account currency) is a
+# mismatch; the broker's deal history is read this many days back; in-flight orders younger
+# than this are left to their sender.
+RECONCILE_PNL_TOLERANCE = env.str("RECONCILE_PNL_TOLERANCE", default="0.10")
+RECONCILE_LOOKBACK_DAYS = env.int("RECONCILE_LOOKBACK_DAYS", default=7)
+RECONCILE_ORDER_MIN_AGE_SECONDS = env.int("RECONCILE_ORDER_MIN_AGE_SECONDS", default=120)
 
 # --- Backups (operations app, docs/DISASTER_RECOVERY.md) ---------------------------------
 # Local copies live under BACKUP_DIR; with BACKUP_S3_BUCKET set, ``backup --upload`` (and the

@@ -67,3 +67,20 @@ def test_backup_last_verified_is_the_newest_verified_success():
     run("c", 10, BackupStatus.FAILED, False)
     run("d", 5, BackupStatus.RUNNING, False)
     assert backup_last_verified() == older
+
+
+@pytest.fixture
+def worker_backup_env(monkeypatch, tmp_path, settings):
+    """What the worker process reads at start: its own backup directory and scratch prefix."""
+    monkeypatch.setenv("BACKUP_DIR", str(tmp_path / "worker-backups"))
+    monkeypatch.setenv("BACKUP_SCRATCH_DB_PREFIX", "nt_backup_scratch_")
+    monkeypatch.setenv("BACKUP_UPLOAD", "false")
+    return tmp_path / "worker-backups"
+
+
+@pytest.mark.services("celery")
+def test_a_real_worker_runs_the_backup_task(worker_backup_env, celery_worker_process):
+    result = tasks.backup.apply_async(queue=celery_worker_process).get(timeout=300)
+    run = BackupRun.objects.get(name=result["name"])
+    assert run.status == BackupStatus.SUCCEEDED and run.verified
+    assert (worker_backup_env / run.name / "manifest.json").is_file()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import environ
 
-from nusatrade import security
+from nusatrade import logconfig, security
 from nusatrade.errors import ConfigurationError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -85,6 +85,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its latency covers every other middleware, and it sees every response.
+    "nusatrade.metrics.middleware.MetricsMiddleware",
+    "nusatrade.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin CSS/JS) from STATIC_ROOT, after collectstatic; right after
     # SecurityMiddleware as WhiteNoise documents, so HTTPS redirects and headers still apply.
@@ -389,16 +392,31 @@ ALERT_WEBHOOK_READ_TIMEOUT = env.float("ALERT_WEBHOOK_READ_TIMEOUT", default=5.0
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT",  # Django's SMTP default is no timeout at all
                         default=EMAIL_CONFIG.get("EMAIL_TIMEOUT") or 10)
 
+# --- Monitoring (nusatrade/metrics; docs/OPERATIONS.md, "Monitoring") --------------------
+# /metrics answers a bearer token (METRICS_TOKEN) or a client inside METRICS_ALLOWED_NETWORKS;
+# anyone else gets 404. Production allows no network by default (behind nginx every client
+# is 127.0.0.1 unless TRUSTED_PROXY_DEPTH says otherwise).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=[] if IS_PRODUCTION else ["127.0.0.1/32", "::1/128"])
+# prometheus-client's multiprocess mode: every gunicorn and Celery process of this machine
+# writes its counters here and /metrics merges them. Empty: one in-process registry (dev,
+# tests). prometheus-client reads the variable when first imported, which is after settings.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+
 # --- Logging ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"nusatrade": {"level": LOG_LEVEL, "handlers": ["console"], "propagate": False}},
-}
+# json: one JSON object a line (production default) for the log shipper; plain for people.
+# Both carry the request id (web) or task id (workers) on every line (nusatrade/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "plain")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ConfigurationError("nusatrade.E000 LOG_FORMAT: must be json or plain")
+LOGGING = logconfig.logging_config(LOG_FORMAT, LOG_LEVEL)
+# Celery workers keep Django's logging (with the task id) instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Sentry: on only when configured --------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

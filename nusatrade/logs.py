@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Callable
 
 from celery.signals import task_postrun, task_prerun
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -42,13 +44,17 @@ class RequestIdMiddleware:
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        token = request_id_var.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
+        # Unbound at request_finished, not here: Django logs 4xx/5xx ("Not Found: ...") after
+        # the middleware chain has returned, and that line needs the id too.
+        request_id_var.set(request_id)
+        response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+@receiver(request_finished, weak=False)
+def _unbind_request(**kwargs) -> None:
+    request_id_var.set("-")
 
 
 _task_tokens: dict[str, tuple[contextvars.Token, contextvars.Token]] = {}

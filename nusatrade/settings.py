@@ -240,12 +240,32 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 300
 # the socket is readable.
 _CELERY_SOCKET_CONNECT_TIMEOUT = env.float("CELERY_SOCKET_CONNECT_TIMEOUT", default=1.0)
 _CELERY_SOCKET_TIMEOUT = env.float("CELERY_SOCKET_TIMEOUT", default=1.0)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600,
-    "socket_connect_timeout": _CELERY_SOCKET_CONNECT_TIMEOUT,
-    "socket_timeout": _CELERY_SOCKET_TIMEOUT,
-}
-CELERY_BROKER_CONNECTION_TIMEOUT = _CELERY_SOCKET_CONNECT_TIMEOUT  # AMQP brokers (RabbitMQ)
+CELERY_BROKER_IS_AMQP = CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://"))
+if CELERY_BROKER_IS_AMQP:
+    # RabbitMQ (py-amqp): kombu hands these to amqp.Connection, which silently ignores the
+    # Redis names above, so they are spelled its way. A read/write timeout bounds a publish to
+    # a RabbitMQ that accepts and never answers; publisher confirms make delay() return only
+    # once the broker has the task (an order-path task must not vanish in a socket buffer).
+    # No visibility_timeout: RabbitMQ redelivers an unacked task only when the consumer's
+    # connection or channel goes away, or after the SERVER's consumer_timeout (30 min by
+    # default, shorter than our longest task: raise it, docs/DEPLOYMENT.md, "RabbitMQ").
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "read_timeout": _CELERY_SOCKET_TIMEOUT,
+        "write_timeout": _CELERY_SOCKET_TIMEOUT,
+        "confirm_publish": True,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600,
+        "socket_connect_timeout": _CELERY_SOCKET_CONNECT_TIMEOUT,
+        "socket_timeout": _CELERY_SOCKET_TIMEOUT,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = _CELERY_SOCKET_CONNECT_TIMEOUT  # AMQP connect timeout
+# AMQP heartbeats detect a dead broker connection (the prefork parent answers them while a
+# child runs a long task). With acks_late, a connection lost mid-task means redelivery:
+# cancel the running copy instead of letting both run (Celery's recommended setting).
+CELERY_BROKER_HEARTBEAT = env.int("CELERY_BROKER_HEARTBEAT", default=60)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Publishing: one retry after 0.2 s, then the caller gets kombu's OperationalError.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=1),

@@ -427,6 +427,15 @@ if PROMETHEUS_MULTIPROC_DIR:
     Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 
+# --- Launch checklist (manage.py check_production) ----------------------------------------
+# Periodic tasks that must have an enabled beat schedule, how recent the last verified backup
+# and the last delivered test alert must be.
+LAUNCH_REQUIRED_SCHEDULES = env.list("LAUNCH_REQUIRED_SCHEDULES", default=[
+    "trading.run_cycles", "trading.expire_kill_switches", "trading.reconcile",
+    "operations.backup"])
+LAUNCH_BACKUP_MAX_AGE_HOURS = env.int("LAUNCH_BACKUP_MAX_AGE_HOURS", default=26)
+LAUNCH_TEST_ALERT_MAX_AGE_DAYS = env.int("LAUNCH_TEST_ALERT_MAX_AGE_DAYS", default=7)
+
 # --- Logging ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # json: one JSON object a line (production default) for the log shipper; plain for people.

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "marketdata",
     "mlops",
     "backtests",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +214,7 @@ CELERY_TASK_ROUTES = {
     "backtests.*": {"queue": "training"},
     "nusatrade.alerts.*": {"queue": "maintenance"},
     "maintenance.*": {"queue": "maintenance"},  # backups and other housekeeping
+    "operations.*": {"queue": "maintenance"},  # operations.backup (docs/DISASTER_RECOVERY.md)
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -394,6 +396,35 @@ MT5_TIMEOUT_MS = env.int("MT5_TIMEOUT_MS", default=60000)
 # The magic number every order of this deployment carries (one per deployment: two NusaTrade
 # installations trading one MT5 account must never share it). Orders are found again by it.
 TRADING_MAGIC = env.int("TRADING_MAGIC", default=7_402_611)
+# Reconciliation (trading.reconciliation): a P/L difference above this (account currency) is a
+# mismatch; the broker's deal history is read this many days back; in-flight orders younger
+# than this are left to their sender.
+RECONCILE_PNL_TOLERANCE = env.str("RECONCILE_PNL_TOLERANCE", default="0.10")
+RECONCILE_LOOKBACK_DAYS = env.int("RECONCILE_LOOKBACK_DAYS", default=7)
+RECONCILE_ORDER_MIN_AGE_SECONDS = env.int("RECONCILE_ORDER_MIN_AGE_SECONDS", default=120)
+
+# --- Backups (operations app, docs/DISASTER_RECOVERY.md) ---------------------------------
+# Local copies live under BACKUP_DIR; with BACKUP_S3_BUCKET set, ``backup --upload`` (and the
+# beat task) also copies them to S3-compatible storage. Credentials fall back to boto3's own
+# chain (environment, instance role) when the two keys are empty.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
+BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=4)
+BACKUP_UPLOAD = env.bool("BACKUP_UPLOAD", default=False)  # the beat task uploads when true
+BACKUP_S3_BUCKET = env.str("BACKUP_S3_BUCKET", default="")
+BACKUP_S3_PREFIX = env.str("BACKUP_S3_PREFIX", default="nusatrade/backups")
+BACKUP_S3_ENDPOINT_URL = env.str("BACKUP_S3_ENDPOINT_URL", default="")  # empty: AWS
+BACKUP_S3_REGION = env.str("BACKUP_S3_REGION", default="us-east-1")
+BACKUP_S3_ACCESS_KEY_ID = env.str("BACKUP_S3_ACCESS_KEY_ID", default="")
+BACKUP_S3_SECRET_ACCESS_KEY = env.str("BACKUP_S3_SECRET_ACCESS_KEY", default="")
+BACKUP_S3_MULTIPART_THRESHOLD = env.int("BACKUP_S3_MULTIPART_THRESHOLD", default=16 * 2**20)
+BACKUP_S3_MULTIPART_CHUNKSIZE = env.int("BACKUP_S3_MULTIPART_CHUNKSIZE", default=16 * 2**20)
+BACKUP_S3_CONNECT_TIMEOUT = env.float("BACKUP_S3_CONNECT_TIMEOUT", default=5.0)
+BACKUP_S3_READ_TIMEOUT = env.float("BACKUP_S3_READ_TIMEOUT", default=60.0)
+# Scratch databases (restore verification) are created and dropped under this prefix.
+BACKUP_SCRATCH_DB_PREFIX = env.str("BACKUP_SCRATCH_DB_PREFIX", default="nusatrade_scratch_")
+# A restore waits at most this long for a lock held by another session, then fails unchanged.
+BACKUP_RESTORE_LOCK_TIMEOUT_MS = env.int("BACKUP_RESTORE_LOCK_TIMEOUT_MS", default=10000)
 
 # --- Email and alerts ---------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

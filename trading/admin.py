@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from trading.models import Deal, Instrument, KillSwitch, Order, Position, RiskPolicy, Signal
+from trading.models import (
+    Deal,
+    Instrument,
+    KillSwitch,
+    Order,
+    Position,
+    ReconciliationItem,
+    ReconciliationRun,
+    RiskPolicy,
+    Signal,
+)
 
 
 @admin.register(Instrument)
@@ -84,3 +94,40 @@ class RiskPolicyAdmin(admin.ModelAdmin):
                     "daily_loss_stop_pct", "max_consecutive_losses", "min_profit_factor",
                     "min_win_rate_pct", "max_drawdown_pct")
     list_select_related = ("account",)
+
+
+class ReconciliationItemInline(admin.TabularInline):
+    model = ReconciliationItem
+    extra = 0
+    can_delete = False
+    fields = ("kind", "severity", "action", "position", "order", "broker_ticket", "message",
+              "expected", "found")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    """Runs are written by ``trading.reconciliation`` only: read-only, items inline."""
+
+    list_display = ("id", "account", "status", "triggered_by", "started_at", "finished_at",
+                    "findings", "fixed", "reported", "unsafe", "kill_switch")
+    list_filter = ("status", "triggered_by", "account")
+    list_select_related = ("account", "kill_switch")
+    search_fields = ("account__name", "error")
+    date_hierarchy = "started_at"
+    inlines = [ReconciliationItemInline]
+
+
+@admin.register(ReconciliationItem)
+class ReconciliationItemAdmin(ReadOnlyAdmin):
+    list_display = ("id", "run", "kind", "severity", "action", "position", "broker_ticket",
+                    "message")
+    list_filter = ("kind", "severity", "action")
+    list_select_related = ("run",)
+    search_fields = ("message", "=broker_ticket")

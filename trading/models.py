@@ -391,3 +391,14 @@ class RiskPolicy(models.Model):
             kill_switch_min_trades=self.kill_switch_min_trades,
             max_drawdown_pct=pct(self.max_drawdown_pct),
         )
+
+
+# Reconciliation runs and items live in their own module (registered here, in this app).
+from trading.models_reconciliation import (  # noqa: E402, F401
+    FindingKind,
+    ItemAction,
+    ReconciliationItem,
+    ReconciliationRun,
+    ReconciliationStatus,
+    Severity,
+)

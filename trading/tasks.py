@@ -85,3 +85,17 @@ def fetch_bars(account_id: int, symbol: str, timeframe: str, count: int = 500) -
     """Fetch and store the latest closed bars of ``symbol``/``timeframe`` for an account."""
     account = TradingAccount.objects.get(pk=account_id)
     return bars_fetch_live(account, symbol, timeframe, count).as_dict()
+
+
+# Maintenance queue (route ``trading.reconcile*``): read-mostly and never urgent, so a long
+# reconciliation of many accounts never delays a trading cycle. Also ``manage.py reconcile``.
+@shared_task(name="trading.reconcile", **TASK_OPTIONS)
+def reconcile(account_id: int | None = None) -> dict[str, Any]:
+    """Reconcile one account (or every account not closed) with its broker."""
+    from trading.reconciliation.service import reconcile_account, reconcile_all
+
+    runs = ([reconcile_account(account_id, triggered_by="task:trading.reconcile")]
+            if account_id is not None else reconcile_all(triggered_by="task:trading.reconcile"))
+    return {"runs": [{"run": r.pk, "account": r.account_id, "status": r.status,
+                      "findings": r.findings, "fixed": r.fixed, "unsafe": r.unsafe}
+                     for r in runs]}

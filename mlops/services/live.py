@@ -92,6 +92,25 @@ def _validate_feature_set(model: MLModel, feature_set: FeatureSet) -> None:
             "Retrain and activate a new model.")
 
 
+def _estimator_or_halt(model: MLModel, feature_set: FeatureSet) -> Any:
+    """The active model's estimator; a model refused at load (file corrupted or missing,
+    manifest or fingerprint mismatch) also engages ITS kill switch, so no order follows from
+    it until an admin has looked (docs/DISASTER_RECOVERY.md, "Model artifact corrupted")."""
+    from mlops.artifacts import ArtifactError
+    from mlops.identity import FingerprintMismatch
+
+    try:
+        return model_estimator(model, feature_set)  # refuses a hash or fingerprint mismatch
+    except (ArtifactError, FingerprintMismatch) as exc:
+        from trading.services.killswitches import kill_switch_engage
+
+        kill_switch_engage("model", model_id=model.pk, actor="system:model_load",
+                           rule="model_load_refused",
+                           reason=f"model #{model.pk} ({model.name} v{model.version}) refused "
+                                  f"at load: {exc}")
+        raise
+
+
 def prediction_make(symbol: str, timeframe: str, now: datetime | None = None,
                     feature_set: FeatureSet | None = None) -> Prediction | None:
     """The active model's decision on the latest closed bar (None without an active model)."""
@@ -101,7 +120,7 @@ def prediction_make(symbol: str, timeframe: str, now: datetime | None = None,
         return None
     feature_set = feature_set or pipeline.feature_set_for_id(model.feature_set_id)
     _validate_feature_set(model, feature_set)
-    estimator = model_estimator(model, feature_set)  # refuses a fingerprint mismatch
+    estimator = _estimator_or_halt(model, feature_set)
     snapshot = features_snapshot_compute(symbol, timeframe, now, feature_set)
     existing = Prediction.objects.filter(model=model, bar_time=snapshot.bar_time).first()
     if existing is not None:

@@ -3,8 +3,9 @@ closed by hand) from the broker's deal history, and store those deals with their
 
 Only positions we opened are touched (our rows, by broker ticket): a position opened by hand
 at the broker (another magic) is never closed, modified or adopted here. A position the
-broker closed only partly keeps its row open (the volume check); the next issue's
-reconciliation reports such mismatches.
+broker closed only partly keeps its row open (the volume check); reconciliation
+(``trading.reconciliation``, which shares :func:`positions_close_from_deals`) reports such
+mismatches and engages the account's kill switch.
 """
 
 from __future__ import annotations
@@ -42,9 +43,24 @@ def positions_sync(account_id: int, *, broker: BrokerClient | None = None) -> Sy
         return SyncReport([], 0)
     broker = broker or broker_for(open_positions[0].account)
     since = min(p.entry_time for p in open_positions) - _MARGIN
+    by_ticket = deals_by_ticket(broker.deals(since, timezone.now() + _MARGIN))
+    closed = positions_close_from_deals(open_positions, by_ticket, broker)
+    return SyncReport(closed, len(open_positions) - len(closed))
+
+
+def deals_by_ticket(deals: list[BrokerDeal]) -> dict[int, list[BrokerDeal]]:
+    """The broker's deals grouped by the position they belong to (oldest first)."""
     by_ticket: dict[int, list[BrokerDeal]] = defaultdict(list)
-    for deal in broker.deals(since, timezone.now() + _MARGIN):
+    for deal in deals:
         by_ticket[deal.position_ticket].append(deal)
+    return by_ticket
+
+
+def positions_close_from_deals(open_positions: list[Position],
+                               by_ticket: dict[int, list[BrokerDeal]],
+                               broker: BrokerClient) -> list[int]:
+    """Close each of ``open_positions`` whose closing deals in ``by_ticket`` cover its volume
+    (the step reconciliation shares); the ids closed here."""
     closed = []
     specs: dict[str, object] = {}
     for position in open_positions:
@@ -56,7 +72,7 @@ def positions_sync(account_id: int, *, broker: BrokerClient | None = None) -> Sy
             position.symbol, broker.symbol_info(position.symbol))
         if _close(position, deals, spec):
             closed.append(position.pk)
-    return SyncReport(closed, len(open_positions) - len(closed))
+    return closed
 
 
 def _close(position: Position, deals: list[BrokerDeal], spec) -> bool:

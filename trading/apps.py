@@ -9,8 +9,9 @@ class TradingConfig(AppConfig):
     def ready(self) -> None:
         from nusatrade.launch import checklist_register
         from nusatrade.metrics import register_collector
-        from trading.launch import check_kill_switches_explained
+        from trading.launch import check_kill_switches_explained, check_reconciliation_ran
         from trading.metrics import trading_collect
 
         register_collector("trading", trading_collect)
+        checklist_register("reconciliation ran", check_reconciliation_ran)
         checklist_register("kill switches explained", check_kill_switches_explained)

@@ -1,9 +1,11 @@
-"""Launch-checklist items of the trading app: no engaged kill switch left unexplained."""
+"""Launch-checklist items of the trading app: a reconciliation run, no engaged kill switch
+left unexplained."""
 
 from __future__ import annotations
 
 from nusatrade.launch import ChecklistResult
 from trading.models import KillSwitch
+from trading.reconciliation.selectors import reconciliation_last_success
 
 MIN_REASON_LENGTH = 10  # "x", "test", "asdf" explain nothing to the next person on call
 
@@ -23,3 +25,14 @@ def check_kill_switches_explained() -> ChecklistResult:
         return ChecklistResult("kill switches explained", True,
                                f"{len(engaged)} engaged, each with a reason: {listed}")
     return ChecklistResult("kill switches explained", True, "no kill switch engaged")
+
+
+def check_reconciliation_ran() -> ChecklistResult:
+    last = reconciliation_last_success()
+    if last is None:
+        return ChecklistResult("reconciliation ran", False,
+                               "no reconciliation run has completed",
+                               "python manage.py reconcile (the nightly beat task "
+                               "trading.reconcile runs it on the maintenance queue)")
+    return ChecklistResult("reconciliation ran", True,
+                           f"last completed {last:%Y-%m-%d %H:%M} UTC")

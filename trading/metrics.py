@@ -9,6 +9,7 @@ from django.db.models import Count, Sum
 from prometheus_client.core import GaugeMetricFamily
 
 from trading.models import KillSwitch, KillSwitchScope, Order, OrderStatus, Position
+from trading.reconciliation.selectors import reconciliation_last_success
 
 
 def trading_collect() -> Iterable:
@@ -35,4 +36,9 @@ def trading_collect() -> Iterable:
                    .annotate(n=Count("id")).order_by())
     for scope in KillSwitchScope.values:
         switches.add_metric([scope], engaged.get(scope, 0))
-    return [orders, lots, positions, switches]
+    last = reconciliation_last_success()
+    reconciled = GaugeMetricFamily(
+        "nusatrade_reconciliation_last_success_timestamp_seconds",
+        "Unix time the last completed reconciliation run finished (0: never).",
+        value=last.timestamp() if last else 0)
+    return [orders, lots, positions, switches, reconciled]

@@ -22,6 +22,10 @@ METRICS_TOKEN = "Qx7Lp2Vz9Rk4Hs8Jd1Wc6Ny3Bf5Gt0AmZ1"
 
 @pytest.fixture
 def production(settings):
+    return production_configure(settings)
+
+
+def production_configure(settings):
     """This test process configured as a proper production deployment."""
     settings.IS_PRODUCTION = True
     settings.NUSATRADE_ENV = "production"

@@ -191,7 +191,7 @@ RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=not IS_PRODUCTION)
 RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="10/m")  # per client IP, every attempt
 # Per username, wrong passwords only; clients that logged in as that user before pass
-# (nusatrade.ratelimit; trade-off in docs/operations.md).
+# (nusatrade.ratelimit; trade-off in docs/OPERATIONS.md).
 RATELIMIT_LOGIN_FAILURES = env.str("RATELIMIT_LOGIN_FAILURES", default="20/15m")
 RATELIMIT_KNOWN_CLIENT_DAYS = env.int("RATELIMIT_KNOWN_CLIENT_DAYS", default=30)
 RATELIMIT_TRADING = env.str("RATELIMIT_TRADING", default="60/m")
@@ -237,7 +237,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 300
 # A hung broker or result store must not hang the web thread that enqueues a task: kombu's and
 # redis-py's defaults wait forever on a socket read. With these, enqueuing against a Redis that
 # accepts and never answers fails within a few seconds (measured: 1 s for the broker publish,
-# 2 s with the result backend first; docs/operations.md). Workers are unaffected in normal
+# 2 s with the result backend first; docs/OPERATIONS.md). Workers are unaffected in normal
 # operation: BRPOP answers within kombu's brpop_timeout (1 s) and its replies are only read once
 # the socket is readable.
 _CELERY_SOCKET_CONNECT_TIMEOUT = env.float("CELERY_SOCKET_CONNECT_TIMEOUT", default=1.0)

@@ -32,29 +32,36 @@ def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return networks
 
 
-def _from_allowed_network(request: HttpRequest) -> bool:
+def address_allowed(address_text: str) -> bool:
     try:
-        address = ipaddress.ip_network(client_ip(request), strict=False)
+        address = ipaddress.ip_network(address_text, strict=False)
     except ValueError:
         return False
     return any(address.version == net.version and address.subnet_of(net)
                for net in allowed_networks())
 
 
-def _bearer(request: HttpRequest) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, token = header.partition(" ")
+def bearer(authorization: str) -> str | None:
+    scheme, _, token = authorization.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def access(authorization: str, address: str) -> int:
+    """200 (serve), 403 (a wrong token) or 404 (no token, address not allowed)."""
+    token = bearer(authorization)
+    if token is not None:
+        expected = settings.METRICS_TOKEN
+        ok = bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+        return 200 if ok else 403
+    return 200 if address_allowed(address) else 404
 
 
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    token = _bearer(request)
-    if token is not None:
-        expected = settings.METRICS_TOKEN
-        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-            return HttpResponseForbidden("metrics: invalid token", content_type="text/plain")
-    elif not _from_allowed_network(request):
+    verdict = access(request.META.get("HTTP_AUTHORIZATION", ""), client_ip(request))
+    if verdict == 403:
+        return HttpResponseForbidden("metrics: invalid token", content_type="text/plain")
+    if verdict == 404:
         raise Http404("not found")
     return HttpResponse(generate_latest(registry_build()), content_type=CONTENT_TYPE_LATEST)

@@ -53,7 +53,7 @@ def served(tmp_path):
 
 
 def get(url: str, token: str | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url)
+    request = urllib.request.Request(url)  # noqa: S310 (http://127.0.0.1 only)
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
     try:

@@ -75,7 +75,6 @@ def test_backups_must_be_verified_recent_and_uploaded(backups_configured):
     assert result.ok and good.name in result.detail and "s3://nt-prod/" in result.detail
 
 
-@pytest.mark.services("postgres")
 def test_s3_reachable_against_a_real_server_and_a_closed_port(s3_settings, closed_port):
     result = item("S3 reachable")
     assert result.ok, result.detail
@@ -97,7 +96,6 @@ def test_a_completed_reconciliation_run_is_required():
     assert item("reconciliation ran").ok
 
 
-@pytest.mark.services("postgres")
 def test_the_whole_checklist_passes_on_a_ready_deployment(s3_settings, settings):
     """Every registered item (core, accounts, trading, operations) at once, with --json."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask

@@ -18,7 +18,7 @@ PURE_MODULES = [
     "mlops.evaluation", "mlops.pipeline", "mlops.artifacts", "mlops.lookahead",
     "trading.pnl", "trading.risk", "backtests.engine", "backtests.metrics", "backtests.sweep",
     "backtests.report", "trading.brokers.base", "trading.brokers.mt5sim",
-    "trading.brokers.paper", "trading.fills",
+    "trading.brokers.paper", "trading.fills", "operations.dumps", "operations.s3",
 ]
 FRAMEWORKS = ("django", "celery", "rest_framework")
 

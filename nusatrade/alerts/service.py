@@ -56,7 +56,8 @@ def known_secrets() -> tuple[str, ...]:
     database = settings.DATABASES.get("default", {})
     values = (settings.SECRET_KEY, getattr(settings, "JWT_SIGNING_KEY", ""),
               settings.ALERT_WEBHOOK_URL, getattr(settings, "EMAIL_HOST_PASSWORD", ""),
-              getattr(settings, "SENTRY_DSN", ""), database.get("PASSWORD", ""))
+              getattr(settings, "SENTRY_DSN", ""), database.get("PASSWORD", ""),
+              getattr(settings, "BACKUP_S3_SECRET_ACCESS_KEY", ""))
     return tuple(str(v) for v in values if v)
 
 

@@ -26,6 +26,7 @@ from django.db import connection
 from django.utils import timezone
 
 from nusatrade.alerts import AlertKind, alert_send
+from nusatrade.errors import ConfigurationError
 from operations import dumps, s3
 from operations.dumps import BackupError
 from operations.models import BackupRun, BackupStatus
@@ -145,7 +146,12 @@ def backup_create(*, upload: bool = False, keep_daily: int | None = None,
     keep_daily = settings.BACKUP_KEEP_DAILY if keep_daily is None else keep_daily
     keep_weekly = settings.BACKUP_KEEP_WEEKLY if keep_weekly is None else keep_weekly
     dumps.retention_keep([], keep_daily, keep_weekly)  # validate before doing anything
-    config = common.s3_config(required=upload) if upload else None
+    try:
+        config = common.s3_config(required=upload) if upload else None
+    except ConfigurationError as exc:  # e.g. BACKUP_UPLOAD on, no bucket: no backup tonight
+        alert_send(AlertKind.BACKUP_FAILED, "Backup not started: misconfigured", str(exc),
+                   key="backup", sync=True)
+        raise
     now = now or timezone.now()
     run = BackupRun.objects.create(name=common.backup_name(now), started_at=now,
                                    database_vendor=common.vendor())

@@ -220,14 +220,26 @@ def _after_restore(manifest: dict[str, Any], source: str, actor: Any) -> int:
     return result.switch.pk
 
 
+def _alert_refused(source: str, exc: BackupError) -> None:
+    """A backup that cannot be restored is a failed backup: say so loudly."""
+    from nusatrade.alerts import AlertKind, alert_send
+
+    alert_send(AlertKind.BACKUP_FAILED, f"Restore of {source} refused: the backup is unusable",
+               str(exc), fields={"source": source}, key=f"restore:{source}", sync=True)
+
+
 def backup_restore(source: str, *, actor: Any = "system:restore") -> RestoreResult:
     """Restore backup ``source`` into the configured database and ``ARTIFACTS_DIR``; leaves the
     global kill switch engaged. RestoreRefused: a check failed and nothing was changed."""
     workdir = common.backup_dir() / f"restore-{timezone.now():%Y%m%dT%H%M%S}"
     try:
-        directory = backup_locate(source, workdir)
-        manifest = backup_check(directory)
-        _prove(directory, manifest)
+        try:
+            directory = backup_locate(source, workdir)
+            manifest = backup_check(directory)
+            _prove(directory, manifest)
+        except BackupError as exc:
+            _alert_refused(source, exc)
+            raise
         pending = common.code_migrations() - {tuple(m) for m in manifest["migrations"]}
         _restore_database(directory, manifest)
         _check_restored(manifest)

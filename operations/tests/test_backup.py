@@ -147,6 +147,8 @@ def test_a_damaged_backup_is_refused_and_nothing_changes(filled, backup_dirs, al
     assert counts() == before
     assert User.objects.filter(username="still-here").exists()
     assert not KillSwitch.objects.filter(engaged=True).exists()
+    subjects = [m.subject for m in alert_mail]
+    assert any("backup_failed: Restore of" in s and "refused" in s for s in subjects), subjects
 
 
 def test_a_failed_backup_alerts_exits_non_zero_and_is_recorded(transactional_db, backup_dirs,

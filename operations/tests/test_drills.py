@@ -156,6 +156,30 @@ def test_drill_corrupted_model_file_refused_at_load_and_its_kill_switch_engaged(
     assert KillSwitch.objects.filter(model_id=trained_model.pk, engaged=True).count() == 1
 
 
+OUTAGE = """
+import json, sys
+from datetime import datetime
+
+import django
+
+django.setup()
+
+from trading.models import Signal
+from trading.services import paper_broker_at, signal_order_place
+from trading.tasks import place_order
+
+first, second, at = int(sys.argv[1]), int(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
+account = Signal.objects.select_related("account").get(pk=first).account
+result = signal_order_place(first, broker=paper_broker_at(account, at))
+try:  # what beat or the cycle would do for the next signal: publish to the broker (Redis)
+    place_order.apply_async(args=[second])
+    enqueued, error = True, ""
+except Exception as exc:
+    enqueued, error = False, type(exc).__name__
+print(json.dumps({"status": result.order.status, "enqueued": enqueued, "error": error}))
+"""
+
+
 @pytest.mark.services("postgres", "redis")
 def test_drill_redis_unreachable_while_placing_orders_then_back(transactional_db,
                                                                 closed_port):
@@ -163,20 +187,31 @@ def test_drill_redis_unreachable_while_placing_orders_then_back(transactional_db
     account = orderpaths.paper_account()
     model = orderpaths.ml_model()
     first = orderpaths.buy_signal(account, model)
+    other = orderpaths.paper_account(username="trader2", name="paper 2")
+    second = orderpaths.buy_signal(other, model)
     down = {**orderpaths.subprocess_env(), "REDIS_URL": f"redis://127.0.0.1:{closed_port}/0"}
     down.pop("CELERY_BROKER_URL", None)
-    placed = subprocess.run(orderpaths.placer_command(first.pk), cwd=ROOT, env=down,
+    down.pop("CELERY_RESULT_BACKEND", None)
+    during = subprocess.run([sys.executable, "-c", OUTAGE, str(first.pk), str(second.pk),
+                             orderpaths.AT.isoformat()], cwd=ROOT, env=down,
                             capture_output=True, text=True, timeout=120)
-    assert placed.returncode == 0, placed.stderr[-2000:]
-    assert json.loads(placed.stdout.splitlines()[-1])["status"] == "filled"
-    # Redis is back: the same signal again (a redelivered task) places nothing new.
+    assert during.returncode == 0, during.stderr[-2000:]
+    outcome = json.loads(during.stdout.splitlines()[-1])
+    # The order path needs only PostgreSQL: it fills. The next signal cannot be queued: a clean
+    # error for the caller, and the signal row stays in the database to be placed later.
+    assert outcome["status"] == "filled" and outcome["enqueued"] is False and outcome["error"]
+
+    # Redis is back: the first signal again (a redelivered task) places nothing new; the
+    # second, re-issued, is placed once.
     again = subprocess.run(orderpaths.placer_command(first.pk), cwd=ROOT,
                            env=orderpaths.subprocess_env(), capture_output=True, text=True,
                            timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
-    outcome = json.loads(again.stdout.splitlines()[-1])
-    assert outcome["created"] is False and outcome["sent"] is False
-    assert Order.objects.filter(account=account).count() == 1
-    assert Position.objects.filter(account=account).count() == 1
-    order = Order.objects.get(account=account)
-    assert order.status == "filled" and order.signal_id == first.pk
+    repeat = json.loads(again.stdout.splitlines()[-1])
+    assert repeat["created"] is False and repeat["sent"] is False
+    later = signal_order_place(second.pk, broker=paper_broker_at(other, orderpaths.AT))
+    assert later.order.status == "filled", later.message
+    orders = Order.objects.all()
+    assert sorted(orders.values_list("signal_id", flat=True)) == sorted([first.pk, second.pk])
+    assert orders.filter(status="filled").count() == 2
+    assert Position.objects.count() == 2

@@ -115,8 +115,10 @@ def test_restore_of_a_backup_that_is_not_on_s3_says_so(backup_dirs, s3_settings)
         call_command("restore", "prod/backups/nusatrade-20200101T000000000000Z", "--yes")
 
 
-def test_upload_without_a_bucket_is_a_configuration_error(backup_dirs, settings):
+def test_upload_without_a_bucket_is_a_configuration_error_and_alerts(backup_dirs, settings,
+                                                                    alert_mail):
     settings.BACKUP_S3_BUCKET = ""
     with pytest.raises(CommandError, match="BACKUP_S3_BUCKET is not set"):
         call_command("backup", "--upload")
     assert not BackupRun.objects.exists()
+    assert any("Backup not started" in m.subject for m in alert_mail)

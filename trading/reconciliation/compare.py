@@ -61,21 +61,24 @@ class Finding:
     fix: bool = False               # True: applying it changes our rows
 
 
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+def decimal_text(value: Decimal | None) -> str | None:
+    """A Decimal without the database's padding ("0.0400" -> "0.04")."""
+    return None if value is None else format(value.normalize(), "f")
 
 
 def broker_view(position: BrokerPosition) -> dict[str, Any]:
     return {"ticket": position.ticket, "symbol": position.symbol, "side": position.side.value,
-            "volume": str(position.volume), "price_open": str(position.price_open),
-            "sl": _text(position.sl), "tp": _text(position.tp), "magic": position.magic,
+            "volume": decimal_text(position.volume),
+            "price_open": decimal_text(position.price_open), "sl": decimal_text(position.sl),
+            "tp": decimal_text(position.tp), "magic": position.magic,
             "client_id": position.client_id, "time": position.time.isoformat()}
 
 
 def _ours_view(ours: Ours) -> dict[str, Any]:
     return {"position": ours.id, "ticket": ours.ticket, "symbol": ours.symbol,
-            "side": ours.side, "volume": str(ours.volume), "entry_price": str(ours.entry_price),
-            "sl": _text(ours.sl), "tp": _text(ours.tp)}
+            "side": ours.side, "volume": decimal_text(ours.volume),
+            "entry_price": decimal_text(ours.entry_price), "sl": decimal_text(ours.sl),
+            "tp": decimal_text(ours.tp)}
 
 
 def compare_open(ours: Ours, theirs: BrokerPosition, spec: InstrumentSpec | None,
@@ -130,7 +133,7 @@ def _floating(ours: Ours, theirs: BrokerPosition, spec: InstrumentSpec, toleranc
         f"broker (difference {difference}, tolerance {tolerance}): the contract facts of "
         f"{ours.symbol} disagree with the broker's"),
         **{**common, "expected": {**common["expected"], "pnl": str(ours_pnl)},
-           "found": {**common["found"], "profit": str(theirs.profit),
+           "found": {**common["found"], "profit": str(pnl.to_cents(theirs.profit)),
                      "price_current": str(theirs.price_current)}})]
 
 

@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus, TradingAccount
 from nusatrade.alerts import AlertKind, alert_send
-from nusatrade.errors import DataError, NusaTradeError
+from nusatrade.errors import BrokerError, DataError, NusaTradeError
 from trading import pnl
 from trading.brokers import broker_for
 from trading.brokers.base import BrokerClient, BrokerDeal, BrokerPosition, DealEntry
@@ -111,7 +111,12 @@ def reconcile_account(account_id: int, *, now: datetime | None = None,
                 return _finish(run, [], ReconciliationStatus.SKIPPED,
                                "another run (a trading cycle or a reconciliation) holds the "
                                "account's lock; nothing compared")
-            _reconcile(items, account, broker or broker_for(account), now, _config())
+            client = broker or broker_for(account)
+            try:
+                _reconcile(items, account, client, now, _config())
+            finally:
+                if broker is None:
+                    client.close()        # ours to close (an MT5 terminal session)
             return _conclude(run, items)
     except NusaTradeError as error:   # broker unreachable, lock service down, misconfigured
         logger.warning("reconciliation of account %s failed: %s", account.pk, error)
@@ -126,8 +131,14 @@ def reconcile_all(*, now: datetime | None = None,
                   triggered_by: str = "system") -> list[ReconciliationRun]:
     """Reconcile every account that is not closed; one account failing never stops the rest."""
     accounts = TradingAccount.objects.exclude(status=AccountStatus.CLOSED).order_by("pk")
-    return [reconcile_account(pk, now=now, triggered_by=triggered_by)
-            for pk in accounts.values_list("pk", flat=True)]
+    runs = []
+    for pk in accounts.values_list("pk", flat=True):
+        try:
+            runs.append(reconcile_account(pk, now=now, triggered_by=triggered_by))
+        except Exception:  # a bug, not a broker outage: stored as failed, logged, next account
+            logger.exception("reconciliation of account %s crashed", pk)
+            runs.append(ReconciliationRun.objects.filter(account_id=pk).latest("id"))
+    return runs
 
 
 class _Recorder:
@@ -193,6 +204,10 @@ def _stuck_orders(items: _Recorder, account: TradingAccount, broker: BrokerClien
         items.add(Finding(FindingKind.ORDER_STUCK, compare.WARNING, True, (
             f"order {order_id} could not be looked up ({error}); the next run retries")),
             order_id=order_id)
+    if report.failed:
+        # The broker stopped answering mid-run: the comparison would be incomplete.
+        raise BrokerError(f"the broker stopped answering while {len(report.failed)} stuck "
+                          "order(s) were looked up; run again")
 
 
 def _closed_at_broker(items: _Recorder, account: TradingAccount, broker: BrokerClient,
@@ -204,7 +219,8 @@ def _closed_at_broker(items: _Recorder, account: TradingAccount, broker: BrokerC
     closed = set(positions_close_from_deals(gone, by_ticket, broker))
     for position in gone:
         deals = by_ticket.get(int(position.broker_ticket), [])
-        expected = {"position": position.pk, "status": "open", "volume": str(position.volume)}
+        expected = {"position": position.pk, "status": "open",
+                    "volume": compare.decimal_text(position.volume)}
         common = {"ticket": position.broker_ticket, "position_id": position.pk,
                   "expected": expected, "found": {"deals": [d.ticket for d in deals]}}
         if position.pk in closed:

@@ -215,3 +215,32 @@ def test_drill_redis_unreachable_while_placing_orders_then_back(transactional_db
     assert sorted(orders.values_list("signal_id", flat=True)) == sorted([first.pk, second.pk])
     assert orders.filter(status="filled").count() == 2
     assert Position.objects.count() == 2
+
+
+@pytest.mark.services("postgres")
+def test_drill_broker_connection_lost_mid_trade_recovered_and_reconciled(transactional_db):
+    """The MT5 adapter on the simulator: the order executes but the answer is lost (no
+    connection). Recovery finds it by client id, a retry after reconnecting sends nothing, and
+    reconciliation comes out clean: one broker order, one position."""
+    from trading.brokers import retcodes
+    from trading.models import OrderStatus
+    from trading.reconciliation.service import reconcile_account
+    from trading.services import manual_key, order_place, order_recover
+    from trading.tests.conftest import make_account
+    from trading.tests.mt5_helpers import make
+
+    account = make_account()
+    sim, broker, _ = make()
+    sim.queue_fault("timeout", answer=retcodes.CONNECTION)  # executed; the answer never came
+    request = {"idempotency_key": manual_key(account.pk, "drill"), "symbol": "XAUUSD",
+               "side": "BUY", "volume": "0.10"}
+    order = order_place(account.pk, broker=broker, **request).order
+    order_recover(account.pk, broker=broker)
+    retried = order_place(account.pk, broker=broker, **request).order
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FILLED and retried.pk == order.pk
+    assert sim.executed_orders == 1 and Position.objects.count() == 1
+    recon = reconcile_account(account.pk, broker=broker, now=sim.now().to_pydatetime(),
+                              triggered_by="drill")
+    assert recon.status == "clean", (recon.status, recon.error)
+    assert recon.db_open_positions == recon.broker_positions == 1

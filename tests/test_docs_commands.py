@@ -33,7 +33,7 @@ def documented_invocations() -> list[tuple[str, str, list[str]]]:
 
 def shell_words(text: str) -> list[str] | None:
     """The arguments up to the first shell operator; None for a template (``<...>``,
-    ``...``) or prose the shell could not parse: only its ``--help`` is checked then."""
+    ``[--flag]``, ``...``) or prose the shell could not parse: only ``--help`` is checked."""
     lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|")
     lexer.whitespace_split = True
     words = []
@@ -44,7 +44,7 @@ def shell_words(text: str) -> list[str] | None:
             words.append(word)
     except ValueError:
         return None
-    if any(w.startswith("<") or w.endswith(">") or "..." in w for w in words):
+    if any(w.startswith(("<", "[")) or w.endswith((">", "]")) or "..." in w for w in words):
         return None
     return words
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -44,14 +45,25 @@ def service_status() -> dict[str, str | None]:
         status["redis"] = f"Redis at {urlparse(redis_url).hostname} is unreachable"
     else:
         status["redis"] = None
-    # A real Celery worker needs Redis as broker and PostgreSQL to share rows with the test.
-    status["celery"] = status["redis"] or status["postgres"]
+    broker_url = os.environ.get("CELERY_BROKER_URL", "")
+    if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        status["rabbitmq"] = (None if _reachable(broker_url, 5672) else
+                              f"RabbitMQ at {urlparse(broker_url).hostname} is unreachable")
+    else:
+        status["rabbitmq"] = "CELERY_BROKER_URL is not an amqp:// URL"
+    # A real Celery worker needs its broker (Redis, or RabbitMQ when CELERY_BROKER_URL says
+    # amqp://; results stay on Redis) and PostgreSQL to share rows with the test.
+    broker = status["rabbitmq"] if broker_url.startswith(("amqp", "pyamqp")) else None
+    status["celery"] = broker or status["redis"] or status["postgres"]
     return status
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if REQUIRE_SERVICES:
-        missing = {k: v for k, v in service_status().items() if v}
+        # RabbitMQ is required only when this run is pointed at it (CELERY_BROKER_URL).
+        missing = {k: v for k, v in service_status().items() if v and not (
+            k == "rabbitmq" and not os.environ.get("CELERY_BROKER_URL", "").startswith(
+                ("amqp", "pyamqp")))}
         if missing:
             raise pytest.UsageError(
                 "REQUIRE_SERVICES=1 but services are missing: "
@@ -65,6 +77,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("services")
         if not marker:
             continue
+        if {"celery", "rabbitmq"} & set(marker.args):
+            item.add_marker(pytest.mark.real_worker)  # .ci/run reruns these on RabbitMQ
         problems = [f"{name}: {status.get(name, 'unknown service')}"
                     for name in marker.args if status.get(name, "unknown service")]
         if problems and not REQUIRE_SERVICES:
@@ -107,34 +121,30 @@ def _wait_until_ready(app, hostname: str, proc, timeout: float) -> None:
     raise RuntimeError(f"celery worker {hostname} did not answer within {timeout}s")
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A REAL Celery worker (subprocess) on a private queue, sharing the test database.
-
-    Yields the queue name; send tasks with ``apply_async(queue=queue)``. Rows the test commits
-    are visible to it; it inherits ``settings.ARTIFACTS_DIR``. Tests using it need
-    ``@pytest.mark.services("celery")`` (Redis broker + PostgreSQL both processes see).
-    The worker's log is ``tmp_path / "worker.log"``.
-    """
+@contextlib.contextmanager
+def celery_worker_started(queues: list[str], log_path, *, include: str = "",
+                          name: str = "") -> Iterator[str]:
+    """Start a REAL Celery worker (subprocess, solo pool) consuming ``queues``; yield its
+    hostname. It shares the test database and the broker this run is configured with (Redis,
+    or RabbitMQ when ``CELERY_BROKER_URL`` is amqp://). ``include``: extra task modules."""
     import subprocess
     import sys
-    import uuid
     from pathlib import Path
 
     from nusatrade.celery import app
 
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    hostname = f"{queue}@localhost"
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed in finally
+    hostname = f"{name or queues[0]}@localhost"  # tests address "<queue>@localhost"
+    extra = ["--include", include] if include else []
+    log = open(log_path, "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "nusatrade", "worker", "--pool=solo",
-         "-Q", queue, "-n", hostname, "--without-heartbeat", "--without-gossip",
-         "--without-mingle", "-l", "INFO"],
+         "-Q", ",".join(queues), "-n", hostname, "--without-heartbeat", "--without-gossip",
+         "--without-mingle", "-l", "INFO", *extra],
         cwd=Path(__file__).resolve().parent, env=_worker_env(), stdout=log,
         stderr=subprocess.STDOUT)
     try:
         _wait_until_ready(app, hostname, proc, timeout=60)
-        yield queue
+        yield hostname
     finally:
         proc.terminate()
         try:
@@ -143,6 +153,32 @@ def celery_worker_process(transactional_db, tmp_path):
             proc.kill()
             proc.wait()
         log.close()
+        _queues_delete(queues)
+
+
+def _queues_delete(queues: list[str]) -> None:
+    """Private test queues must not pile up on a shared broker (RabbitMQ keeps them)."""
+    from nusatrade.celery import app
+
+    with contextlib.suppress(Exception), app.connection_for_write() as conn:
+        for queue in queues:
+            conn.default_channel.queue_delete(queue)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A REAL Celery worker (subprocess) on a private queue, sharing the test database.
+
+    Yields the queue name; send tasks with ``apply_async(queue=queue)``. Rows the test commits
+    are visible to it; it inherits ``settings.ARTIFACTS_DIR``. Tests using it need
+    ``@pytest.mark.services("celery")`` (broker + PostgreSQL both processes see).
+    The worker's log is ``tmp_path / "worker.log"``.
+    """
+    import uuid
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    with celery_worker_started([queue], tmp_path / "worker.log"):
+        yield queue
 
 
 @pytest.fixture(autouse=True)

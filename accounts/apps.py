@@ -8,3 +8,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import signals  # noqa: F401 - connects the password-change revocation
+        from accounts.launch import check_admin_2fa
+        from nusatrade.launch import checklist_register
+
+        checklist_register("2FA on every admin account", check_admin_2fa)

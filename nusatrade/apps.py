@@ -9,8 +9,16 @@ class NusaTradeConfig(AppConfig):
     verbose_name = "NusaTrade core"
 
     def ready(self) -> None:
-        from nusatrade import checks  # noqa: F401  (registers the system checks)
+        from nusatrade import (
+            checks,  # noqa: F401  (registers the system checks)
+            logs,  # noqa: F401  (task id on log lines: Celery signals)
+        )
         from nusatrade.celery import app  # noqa: F401  (shared_task binds to our configured app)
+        from nusatrade.metrics import celery as _celery_metrics  # noqa: F401  (task signals)
+        from nusatrade.metrics import register_collector
+        from nusatrade.metrics.database import database_collect
+
+        register_collector("database", database_collect)
 
 
 class NusaTradeAdminConfig(AdminConfig):

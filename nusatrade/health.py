@@ -60,8 +60,10 @@ def _check_broker() -> str:
     timeout = settings.HEALTHZ_TIMEOUT
     # Redis: kombu ignores connect_timeout and passes socket_* from the transport options to
     # redis-py; without a read timeout the channel's PING on a hung Redis never returns.
+    # RabbitMQ (py-amqp) spells its read/write timeouts differently; each ignores the other's.
     options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS,
-               "socket_connect_timeout": timeout, "socket_timeout": timeout}
+               "socket_connect_timeout": timeout, "socket_timeout": timeout,
+               "read_timeout": timeout, "write_timeout": timeout}
     with Connection(settings.CELERY_BROKER_URL, connect_timeout=timeout,
                     transport_options=options) as conn:
         conn.ensure_connection(max_retries=0, timeout=timeout)

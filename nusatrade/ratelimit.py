@@ -15,7 +15,7 @@ Logins (the JWT obtain endpoint and the admin login) have two limits:
   successfully within ``RATELIMIT_KNOWN_CLIENT_DAYS`` passes. A distributed guesser is slowed
   to that many guesses per window for the account, and the owner is not locked out by it from a
   known address; from a new address the owner waits like the attacker, but only while more than
-  that many failures lie in the window. The trade-off is documented in docs/operations.md.
+  that many failures lie in the window. The trade-off is documented in docs/OPERATIONS.md.
 
 Client IPs come from ``REMOTE_ADDR`` or, behind ``TRUSTED_PROXY_DEPTH`` reverse proxies, from
 the entry those proxies appended to ``X-Forwarded-For`` -- never from what a client sent.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import environ
 
-from nusatrade import security
+from nusatrade import logconfig, security
 from nusatrade.errors import ConfigurationError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -86,6 +86,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its latency covers every other middleware, and it sees every response.
+    "nusatrade.metrics.middleware.MetricsMiddleware",
+    "nusatrade.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin CSS/JS) from STATIC_ROOT, after collectstatic; right after
     # SecurityMiddleware as WhiteNoise documents, so HTTPS redirects and headers still apply.
@@ -188,7 +191,7 @@ RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=not IS_PRODUCTION)
 RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="10/m")  # per client IP, every attempt
 # Per username, wrong passwords only; clients that logged in as that user before pass
-# (nusatrade.ratelimit; trade-off in docs/operations.md).
+# (nusatrade.ratelimit; trade-off in docs/OPERATIONS.md).
 RATELIMIT_LOGIN_FAILURES = env.str("RATELIMIT_LOGIN_FAILURES", default="20/15m")
 RATELIMIT_KNOWN_CLIENT_DAYS = env.int("RATELIMIT_KNOWN_CLIENT_DAYS", default=30)
 RATELIMIT_TRADING = env.str("RATELIMIT_TRADING", default="60/m")
@@ -234,17 +237,37 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 300
 # A hung broker or result store must not hang the web thread that enqueues a task: kombu's and
 # redis-py's defaults wait forever on a socket read. With these, enqueuing against a Redis that
 # accepts and never answers fails within a few seconds (measured: 1 s for the broker publish,
-# 2 s with the result backend first; docs/operations.md). Workers are unaffected in normal
+# 2 s with the result backend first; docs/OPERATIONS.md). Workers are unaffected in normal
 # operation: BRPOP answers within kombu's brpop_timeout (1 s) and its replies are only read once
 # the socket is readable.
 _CELERY_SOCKET_CONNECT_TIMEOUT = env.float("CELERY_SOCKET_CONNECT_TIMEOUT", default=1.0)
 _CELERY_SOCKET_TIMEOUT = env.float("CELERY_SOCKET_TIMEOUT", default=1.0)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600,
-    "socket_connect_timeout": _CELERY_SOCKET_CONNECT_TIMEOUT,
-    "socket_timeout": _CELERY_SOCKET_TIMEOUT,
-}
-CELERY_BROKER_CONNECTION_TIMEOUT = _CELERY_SOCKET_CONNECT_TIMEOUT  # AMQP brokers (RabbitMQ)
+CELERY_BROKER_IS_AMQP = CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://"))
+if CELERY_BROKER_IS_AMQP:
+    # RabbitMQ (py-amqp): kombu hands these to amqp.Connection, which silently ignores the
+    # Redis names above, so they are spelled its way. A read/write timeout bounds a publish to
+    # a RabbitMQ that accepts and never answers; publisher confirms make delay() return only
+    # once the broker has the task (an order-path task must not vanish in a socket buffer).
+    # No visibility_timeout: RabbitMQ redelivers an unacked task only when the consumer's
+    # connection or channel goes away, or after the SERVER's consumer_timeout (30 min by
+    # default, shorter than our longest task: raise it, docs/DEPLOYMENT.md, "RabbitMQ").
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "read_timeout": _CELERY_SOCKET_TIMEOUT,
+        "write_timeout": _CELERY_SOCKET_TIMEOUT,
+        "confirm_publish": True,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600,
+        "socket_connect_timeout": _CELERY_SOCKET_CONNECT_TIMEOUT,
+        "socket_timeout": _CELERY_SOCKET_TIMEOUT,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = _CELERY_SOCKET_CONNECT_TIMEOUT  # AMQP connect timeout
+# AMQP heartbeats detect a dead broker connection (the prefork parent answers them while a
+# child runs a long task). With acks_late, a connection lost mid-task means redelivery:
+# cancel the running copy instead of letting both run (Celery's recommended setting).
+CELERY_BROKER_HEARTBEAT = env.int("CELERY_BROKER_HEARTBEAT", default=60)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Publishing: one retry after 0.2 s, then the caller gets kombu's OperationalError.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=1),
@@ -425,16 +448,40 @@ ALERT_WEBHOOK_READ_TIMEOUT = env.float("ALERT_WEBHOOK_READ_TIMEOUT", default=5.0
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT",  # Django's SMTP default is no timeout at all
                         default=EMAIL_CONFIG.get("EMAIL_TIMEOUT") or 10)
 
+# --- Monitoring (nusatrade/metrics; docs/OPERATIONS.md, "Monitoring") --------------------
+# /metrics answers a bearer token (METRICS_TOKEN) or a client inside METRICS_ALLOWED_NETWORKS;
+# anyone else gets 404. Production allows no network by default (behind nginx every client
+# is 127.0.0.1 unless TRUSTED_PROXY_DEPTH says otherwise).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=[] if IS_PRODUCTION else ["127.0.0.1/32", "::1/128"])
+# prometheus-client's multiprocess mode: every gunicorn and Celery process of this machine
+# writes its counters here and /metrics merges them. Empty: one in-process registry (dev,
+# tests). prometheus-client reads the variable when first imported, which is after settings.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+
+# --- Launch checklist (manage.py check_production) ----------------------------------------
+# Periodic tasks that must have an enabled beat schedule, how recent the last verified backup
+# and the last delivered test alert must be.
+LAUNCH_REQUIRED_SCHEDULES = env.list("LAUNCH_REQUIRED_SCHEDULES", default=[
+    "trading.run_cycles", "trading.expire_kill_switches", "trading.reconcile",
+    "operations.backup"])
+LAUNCH_BACKUP_MAX_AGE_HOURS = env.int("LAUNCH_BACKUP_MAX_AGE_HOURS", default=26)
+LAUNCH_TEST_ALERT_MAX_AGE_DAYS = env.int("LAUNCH_TEST_ALERT_MAX_AGE_DAYS", default=7)
+
 # --- Logging ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"nusatrade": {"level": LOG_LEVEL, "handlers": ["console"], "propagate": False}},
-}
+# json: one JSON object a line (production default) for the log shipper; plain for people.
+# Both carry the request id (web) or task id (workers) on every line (nusatrade/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "plain")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ConfigurationError("nusatrade.E000 LOG_FORMAT: must be json or plain")
+LOGGING = logconfig.logging_config(LOG_FORMAT, LOG_LEVEL)
+# Celery workers keep Django's logging (with the task id) instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Sentry: on only when configured --------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

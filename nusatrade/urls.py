@@ -5,9 +5,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from nusatrade.health import healthz
+from nusatrade.metrics.views import metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("backtests.urls")),

@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "CORS_ALLOWED_ORIGINS": "https://app.nusatrade.test",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/nusatrade_prodcheck",
     "REDIS_URL": "redis://127.0.0.1:6379/9",
+    "METRICS_TOKEN": "Mt9Qx7Lp2Vz9Rk4Hs8Jd1Wc6Ny3Bf5Gt0Am",  # /metrics protected (W017)
 }
 _CONFIG_KEYS = (
     "NUSATRADE_ENV", "SECRET_KEY", "JWT_SIGNING_KEY", "ALLOWED_HOSTS", "CORS_ALLOWED_ORIGINS",

@@ -18,6 +18,10 @@ def test_tasks_are_autodiscovered_from_apps():
 def test_financial_task_defaults_are_safe():
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    if settings.CELERY_BROKER_IS_AMQP:  # RabbitMQ redelivers on connection loss only
+        assert settings.CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS
+        assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["confirm_publish"] is True
+        return
     timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     assert timeout > settings.CELERY_TASK_TIME_LIMIT  # redelivery only after the hard limit
 

@@ -8,7 +8,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from nusatrade.models import AlertTestRecord
 from nusatrade.tests.alert_servers import WebhookReceiver
+
+pytestmark = pytest.mark.django_db  # every run is recorded for check_production
 
 
 @pytest.fixture
@@ -52,6 +55,7 @@ def test_failing_channel_exits_non_zero_with_the_json_still_printed(webhook, set
         call_command("send_test_alert", "--json", stdout=out)
     (channel,) = json.loads(out.getvalue())["channels"]
     assert (channel["status"], channel["attempts"], channel["detail"]) == ("failed", 3, "HTTP 500")
+    assert AlertTestRecord.objects.get().status == "failed"  # recorded, so not counted as sent
 
 
 def test_no_channel_configured_exits_non_zero(settings):

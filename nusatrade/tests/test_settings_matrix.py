@@ -87,7 +87,7 @@ def test_check_production_lists_every_problem_and_fails():
     env = clean_env(**{**PRODUCTION_ENV, "SECRET_KEY": "abcde" * 10, "DEBUG": "True"})
     result = run_manage("check_production", env=env)
     assert result.returncode != 0
-    assert "nusatrade.E004" in result.stderr and "nusatrade.E006" in result.stderr
+    assert "nusatrade.E004" in result.stdout and "nusatrade.E006" in result.stdout
 
 
 def test_check_production_reports_unset_keys_instead_of_a_traceback():
@@ -98,8 +98,8 @@ def test_check_production_reports_unset_keys_instead_of_a_traceback():
     result = run_manage("check_production", env=env)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "ImproperlyConfigured" not in result.stderr
-    assert "nusatrade.E001) SECRET_KEY" in result.stderr
-    assert "nusatrade.E001) JWT_SIGNING_KEY" in result.stderr
+    assert "FAIL secrets: (nusatrade.E001) SECRET_KEY" in result.stdout
+    assert "(nusatrade.E001) JWT_SIGNING_KEY" in result.stdout
 
 
 def test_check_production_lists_every_switched_off_protection():
@@ -108,7 +108,7 @@ def test_check_production_lists_every_switched_off_protection():
     result = run_manage("check_production", env=env)
     assert result.returncode != 0
     for check_id in ("E011", "E012", "E013"):
-        assert f"nusatrade.{check_id}" in result.stderr
+        assert f"nusatrade.{check_id}" in result.stdout
 
 
 @pytest.mark.parametrize("database_url", [
@@ -132,10 +132,12 @@ def test_development_mode_accepts_a_local_database():
 
 
 def test_check_production_and_check_deploy_pass_with_proper_settings():
+    # The settings items pass; the database-state items (2FA, backups, ...) are the launch
+    # checklist's own tests (test_check_production.py): this database was never migrated.
     env = clean_env(**PRODUCTION_ENV)
     result = run_manage("check_production", env=env)
-    assert result.returncode == 0, result.stderr
-    assert "production configuration OK" in result.stdout
+    for item in ("secrets", "TLS settings", "CORS", "check --deploy"):
+        assert f"PASS {item}:" in result.stdout, result.stdout
     deploy = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert deploy.returncode == 0, deploy.stderr
     assert "no issues" in deploy.stdout

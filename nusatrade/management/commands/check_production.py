@@ -1,35 +1,50 @@
-"""Validate a production configuration: our rules plus Django's ``check --deploy``.
+"""The launch checklist as code: every item pass/fail with its fix; non-zero exit on a failure.
+
+Items: secrets, TLS settings, CORS, ``check --deploy`` (with our system checks), Sentry,
+alerts configured and a test alert delivered, beat schedules, and the items the apps register
+(2FA on every admin account, backups configured/recent/verified, S3 reachable, a
+reconciliation run, no unexplained kill switch): ``nusatrade.launch``.
 
 ``manage.py`` defers the start-up guard for this one command so it can list every problem.
-Exit status is non-zero on any problem.
 """
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.core.management.base import BaseCommand, CommandError
+
+from nusatrade.launch import checklist_run
 
 
 class Command(BaseCommand):
-    help = "Check production settings (secrets, DEBUG, hosts, services) and check --deploy."
+    help = ("Run the launch checklist against this production configuration and its database: "
+            "each item PASS/FAIL with the fix; exit status 1 on any failure.")
     requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
     def handle(self, *args, **options) -> None:
         if not settings.IS_PRODUCTION:
             raise CommandError(
                 f"NUSATRADE_ENV is {settings.NUSATRADE_ENV!r}; set NUSATRADE_ENV=production with "
                 "the production environment to check it")
-        # Our rules are registered system checks (nusatrade.E0xx), so check --deploy lists them
-        # alongside Django's own deployment warnings.
-        try:
-            call_command("check", deploy=True, fail_level="WARNING", stdout=self.stdout,
-                         stderr=self.stderr)
-        except SystemCheckError as exc:
-            self.stderr.write(str(exc))
-            raise CommandError("production check failed: check --deploy reported problems") \
-                from None
-        if settings.PRODUCTION_PROBLEMS:
-            raise CommandError(
-                f"production check failed: {len(settings.PRODUCTION_PROBLEMS)} problem(s) above")
-        self.stdout.write(self.style.SUCCESS("production configuration OK"))
+        results = checklist_run()
+        failed = [r for r in results if not r.ok]
+        if options["json"]:
+            self.stdout.write(json.dumps({"ok": not failed,
+                                          "items": [r.as_dict() for r in results]}, indent=2))
+        else:
+            for r in results:
+                mark = self.style.SUCCESS("PASS") if r.ok else self.style.ERROR("FAIL")
+                self.stdout.write(f"{mark} {r.item}: {r.detail}")
+                if not r.ok and r.fix:
+                    self.stdout.write(f"     fix: {r.fix}")
+        if failed:
+            raise CommandError(f"production check failed: {len(failed)} of {len(results)} "
+                               f"item(s): {', '.join(r.item for r in failed)}")
+        if not options["json"]:
+            self.stdout.write(self.style.SUCCESS(
+                f"production configuration OK: {len(results)} items passed"))

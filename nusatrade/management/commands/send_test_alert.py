@@ -1,5 +1,7 @@
 """Send a test alert now to every configured channel; exit non-zero unless all delivered.
 
+Every run is recorded (``nusatrade.AlertTestRecord``) for the launch checklist.
+
 The launch checklist runs it: ``python manage.py send_test_alert [--json]``. It bypasses the
 rate limit (a second check a minute later must really send) and delivers in this process.
 """
@@ -14,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from nusatrade.alerts import AlertKind, alert_send
 from nusatrade.alerts.service import SENT
+from nusatrade.models import AlertTestRecord
 
 
 class Command(BaseCommand):
@@ -29,6 +32,9 @@ class Command(BaseCommand):
             "If you can read this, NusaTrade alerts reach you. No action is needed.",
             fields={"host": socket.gethostname(), "environment": settings.NUSATRADE_ENV},
             key="send_test_alert", sync=True, rate_limit=False)
+        # check_production's "test alert delivered" item reads this record.
+        AlertTestRecord.objects.create(status=result.status, host=socket.gethostname(),
+                                       channels=[c.as_dict() for c in result.channels])
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict(), indent=2))
         else:

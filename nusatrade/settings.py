@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "marketdata",
     "mlops",
     "backtests",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,48 @@
+"""Daily performance snapshots of each model, each account and each (account, model) pair."""
+
+from __future__ import annotations
+
+from django.db import models
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+
+
+class PerformanceSnapshot(models.Model):
+    """What the tracker found on ``date`` (as of the end of that UTC day) for one scope.
+
+    ``scope_key`` names the scope ("account:3/model:5", "account:3", "model:5") so "one
+    snapshot per scope and day" is a plain unique constraint (nullable foreign keys would not
+    be unique in PostgreSQL). A rerun for the same day replaces the row.
+    """
+
+    date = models.DateField()
+    scope_key = models.CharField(max_length=60)
+    account = models.ForeignKey("accounts.TradingAccount", on_delete=models.CASCADE, null=True,
+                                blank=True, related_name="performance_snapshots")
+    model = models.ForeignKey("mlops.MLModel", on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="performance_snapshots")
+    trades = models.PositiveIntegerField(default=0, help_text="Closed trades, all time.")
+    net_pnl = models.DecimalField(**MONEY, default=0, help_text="Net P/L of closed trades, "
+                                                                "all time (Decimal sum).")
+    win_rate = models.FloatField(null=True, blank=True)
+    profit_factor = models.FloatField(null=True, blank=True)
+    figures = models.JSONField(default=dict, help_text="Window -> trade figures (all, 7d, "
+                                                       "30d, 90d, last20, last50).")
+    signals = models.JSONField(default=dict, blank=True,
+                               help_text="Window -> signal statistics (all, 30d).")
+    expected = models.JSONField(default=dict, blank=True,
+                                help_text="The backtest's figures the live ones are held to.")
+    versus_backtest = models.JSONField(default=dict, blank=True)
+    drift = models.JSONField(default=dict, blank=True,
+                             help_text="PSI per feature, drifting share, prediction drift.")
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date", "scope_key"]
+        constraints = [models.UniqueConstraint(fields=["date", "scope_key"],
+                                               name="monitoring_snapshot_one_per_scope_day")]
+        indexes = [models.Index(fields=["model", "-date"]),
+                   models.Index(fields=["account", "-date"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.scope_key}"

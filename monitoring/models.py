@@ -46,3 +46,35 @@ class PerformanceSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.scope_key}"
+
+
+class RetrainingStatus(models.TextChoices):
+    PENDING = "pending", "Pending (awaiting an admin)"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class RetrainingRequest(models.Model):
+    """A flag that a model should be retrained, with the trigger and its evidence. Created by
+    a trigger (or by hand); an admin approves or rejects it. Nothing is swapped silently: an
+    approval only allows the retraining pipeline to promote a better challenger."""
+
+    model = models.ForeignKey("mlops.MLModel", on_delete=models.CASCADE,
+                              related_name="retraining_requests")
+    trigger = models.CharField(max_length=40, help_text="e.g. win_rate, drift, model_age.")
+    evidence = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=RetrainingStatus.choices,
+                              default=RetrainingStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(
+            fields=["model", "trigger"], condition=models.Q(status="pending"),
+            name="monitoring_one_pending_request_per_trigger")]
+
+    def __str__(self) -> str:
+        return f"retrain model #{self.model_id} ({self.trigger}, {self.status})"

@@ -13,11 +13,14 @@ if TYPE_CHECKING:
         performance_track,
         scope_track,
     )
+    from monitoring.services.retraining import retraining_request_decide
 
 __getattr__ = lazy_exports(__name__, {
     "drift_compute": "monitoring.services.drift",
     "backtest_expectation": "monitoring.services.performance",
     "performance_track": "monitoring.services.performance",
     "scope_track": "monitoring.services.performance",
+    "retraining_request_decide": "monitoring.services.retraining",
 })
-__all__ = ["backtest_expectation", "drift_compute", "performance_track", "scope_track"]
+__all__ = ["backtest_expectation", "drift_compute", "performance_track",
+           "retraining_request_decide", "scope_track"]

@@ -169,7 +169,12 @@ def performance_track(day: date | None = None, *, drift: bool = True,
                       ) -> list[PerformanceSnapshot]:
     """Snapshot every tracked scope (``monitoring.selectors.tracked_scopes``) for ``day``
     (default: yesterday, the last complete UTC day)."""
+    from monitoring.services.triggers import retraining_triggers_check
+
     day = day or (timezone.now().date() - timedelta(days=1))
     bars = _Bars()
-    return [scope_track(day, account_id, model_id, bars=bars, drift=drift)
-            for account_id, model_id in selectors.tracked_scopes(day_end(day))]
+    snapshots = [scope_track(day, account_id, model_id, bars=bars, drift=drift)
+                 for account_id, model_id in selectors.tracked_scopes(day_end(day))]
+    for snapshot in snapshots:  # triggers ask (RetrainingRequest + alert), never swap
+        retraining_triggers_check(snapshot, now=day_end(day))
+    return snapshots

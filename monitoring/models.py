@@ -78,3 +78,31 @@ class RetrainingRequest(models.Model):
 
     def __str__(self) -> str:
         return f"retrain model #{self.model_id} ({self.trigger}, {self.status})"
+
+
+class RetrainingRun(models.Model):
+    """One champion/challenger comparison: both backtested on the same recent out-of-sample
+    window with costs, the comparison, and what was decided (``monitoring.challenger``)."""
+
+    champion = models.ForeignKey("mlops.MLModel", on_delete=models.PROTECT, related_name="+")
+    challenger = models.ForeignKey("mlops.MLModel", on_delete=models.PROTECT, related_name="+")
+    request = models.ForeignKey(RetrainingRequest, on_delete=models.SET_NULL, null=True,
+                                blank=True, related_name="runs")
+    window_start = models.DateField()
+    window_end = models.DateField()
+    champion_backtest = models.ForeignKey("backtests.BacktestRun", on_delete=models.PROTECT,
+                                          related_name="+")
+    challenger_backtest = models.ForeignKey("backtests.BacktestRun", on_delete=models.PROTECT,
+                                            related_name="+")
+    comparison = models.JSONField(default=dict)
+    decision = models.CharField(max_length=20, help_text="promote, awaiting_approval, "
+                                                          "kept_champion, promoted, refused.")
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"model #{self.challenger_id} vs #{self.champion_id}: {self.decision}"

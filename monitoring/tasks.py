@@ -33,3 +33,13 @@ def track_performance(day: str | None = None) -> dict[str, Any]:
     snapshots = performance_track(date.fromisoformat(day) if day else None)
     return {"date": str(snapshots[0].date) if snapshots else day,
             "snapshots": [s.pk for s in snapshots]}
+
+
+@shared_task(name="mlops.retrain", **TASK_OPTIONS)
+def retrain(symbol: str = "XAUUSD", timeframe: str = "H1",
+            if_flagged: bool = True) -> dict[str, Any]:
+    """One champion/challenger round (the beat runs it with ``if_flagged``)."""
+    from monitoring.services.retrain import retrain as service
+
+    run = service(symbol, timeframe, if_flagged=if_flagged)
+    return {"run": run.pk if run else None, "decision": run.decision if run else "not flagged"}

@@ -33,4 +33,9 @@ def retraining_request_decide(request_id: int, *, approve: bool, actor: Any,
         audit_record(actor, f"retraining.{'approve' if approve else 'reject'}",
                      target=request, reason=request.decision_reason,
                      details={"model": request.model_id, "trigger": request.trigger})
+    waiting = request.runs.filter(decision="awaiting_approval").order_by("-pk").first()
+    if approve and waiting is not None:  # a better challenger was waiting for this approval
+        from monitoring.services.retrain import retraining_run_promote
+
+        retraining_run_promote(waiting.pk, actor=actor)
     return request

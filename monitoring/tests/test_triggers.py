@@ -99,3 +99,29 @@ def test_service_creates_one_pending_request_and_an_alert(settings, monkeypatch)
         date=date(2026, 1, 5), scope_key=f"account:{acct.pk}/model:{m.pk}", model=m,
         account=acct, figures={"all": {"trades": 6, "win_rate": 0.0}})
     assert retraining_triggers_check(other, now=now) == []
+
+
+# --- champion vs challenger (pure) ------------------------------------------------------------
+
+def test_challenger_better_by_the_margin_is_promoted_only_when_approved_or_auto() -> None:
+    from monitoring import challenger as cc
+
+    result = cc.compare({"return_pct": 2.0, "trades": 30}, {"return_pct": 3.5, "trades": 25},
+                        margin=1.0)
+    assert result.better and "beats" in result.reason
+    assert cc.decide(result, approved=True, auto_promote=False) == cc.PROMOTE
+    assert cc.decide(result, approved=False, auto_promote=True) == cc.PROMOTE
+    assert cc.decide(result, approved=False, auto_promote=False) == cc.AWAIT
+
+
+def test_challenger_not_better_by_the_margin_keeps_the_champion() -> None:
+    from monitoring import challenger as cc
+
+    within = cc.compare({"return_pct": 2.0}, {"return_pct": 2.9, "trades": 25}, margin=1.0)
+    assert not within.better
+    assert cc.decide(within, approved=True, auto_promote=True) == cc.KEEP
+    losing_champion = cc.compare({"return_pct": -4.0}, {"return_pct": -2.5, "trades": 25},
+                                 margin=1.0)
+    assert losing_champion.better  # 1.5 points less bad is better by the margin
+    too_few = cc.compare({"return_pct": 0.0}, {"return_pct": 9.0, "trades": 3}, min_trades=10)
+    assert not too_few.better and "3 trades" in too_few.reason

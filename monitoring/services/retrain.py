@@ -2,7 +2,8 @@
 
 1. The champion is the active model of the series. With ``if_flagged``, nothing happens
    unless it has a pending or approved ``RetrainingRequest``.
-2. The evaluation window is the last ``RETRAIN_EVAL_DAYS`` (90) days of stored bars. The
+2. The evaluation window is the last ``RETRAIN_EVAL_DAYS`` (90) days of stored bars, and
+   never before the end of the champion's training window (out of sample for both). The
    challenger is trained with the champion's settings (``params["config"]``) on the bars
    BEFORE that window, so the window is out of sample for it.
 3. Both are backtested on the window through the backtester, with its default costs
@@ -67,7 +68,16 @@ def retrain(symbol: str = "XAUUSD", timeframe: str = "H1", *, if_flagged: bool =
     _, last, count = bars_range(champion.instrument.symbol, champion.timeframe)
     if not count:
         raise DataError(f"no {symbol} {timeframe} bars stored", column="symbol")
-    window_start = (last - timedelta(days=int(_setting("RETRAIN_EVAL_DAYS", 90)))).date()
+    from backtests.services.params import first_allowed_day
+
+    # Out of sample for BOTH: after the champion's training window (the backtester refuses
+    # anything else) and the challenger is trained on the bars before it.
+    window_start = max(first_allowed_day(champion),
+                       (last - timedelta(days=int(_setting("RETRAIN_EVAL_DAYS", 90)))).date())
+    if window_start >= last.date():
+        raise DataError(f"model #{champion.pk} was trained up to {champion.data_end:%Y-%m-%d}: "
+                        f"no out-of-sample bars after it to compare on (last bar "
+                        f"{last:%Y-%m-%d})", column="symbol")
     config = TrainConfig.from_dict((champion.params or {}).get("config") or {})
     challenger = model_train(symbol=symbol, timeframe=timeframe, config=config,
                              end=window_start - timedelta(days=1), name=champion.name)

@@ -3,6 +3,7 @@ it, decided both ways; promotion only with approval, atomic (one active model pe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 
@@ -20,12 +21,19 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def champion(trained_model: MLModel, settings: Any) -> MLModel:
+def champion(stored_bars: Any, artifacts_dir: Any, settings: Any) -> MLModel:
+    """The active model, trained on all but the last 40 days (which it then "traded")."""
+    from mlops.services import model_train
+    from mlops.tests.conftest import small_config
+
     settings.RETRAIN_EVAL_DAYS = 30
     settings.RETRAIN_MIN_TRADES = 1
     settings.RETRAIN_LOOKAHEAD = {"points": 3, "window": 20, "per_kind": 1}
     settings.RETRAIN_AUTO_PROMOTE = False
-    return model_activate(lookahead_checked(trained_model), None, "champion for the test")
+    end = stored_bars.index[-1] - timedelta(days=40)
+    model = model_train(symbol="XAUUSD", timeframe="H1", config=small_config(), cost=0.3,
+                        end=end)
+    return model_activate(lookahead_checked(model), None, "champion for the test")
 
 
 def test_not_flagged_does_nothing(champion: MLModel) -> None:
@@ -41,6 +49,7 @@ def test_challenger_never_sees_the_window_and_is_kept_out_when_not_better(
     challenger = run.challenger
     # Trained on bars ending before the evaluation window (out of sample for it).
     assert challenger.data_end.date() < run.window_start
+    assert champion.data_end.date() < run.window_start
     assert run.champion_backtest.start == run.challenger_backtest.start == run.window_start
     assert run.decision == "kept_champion"
     champion.refresh_from_db()

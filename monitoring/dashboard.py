@@ -60,32 +60,66 @@ def _cached_chart(key_parts: tuple[Any, ...], draw: Any) -> str:
     return svg
 
 
-def _trade_series(rows: list[tuple[Any, Any, Decimal]]) -> Any:
-    from monitoring.tracker import Trades
+@dataclass
+class Book:
+    """Every closed position before ``now``, loaded once per page in closing order (one
+    query, one datetime parse per row); each card selects its rows with a numpy mask."""
 
-    return Trades.from_rows([(a, b, float(n)) for a, b, n in rows])
+    account: Any  # np.ndarray of account ids
+    model: Any  # np.ndarray of model ids (-1: manual)
+    trades: Any  # monitoring.tracker.Trades
+
+    @classmethod
+    def load(cls, now: datetime) -> Book:
+        import numpy as np
+        import pandas as pd
+
+        from monitoring.tracker import Trades
+
+        rows = list(Position.objects.filter(status=PositionStatus.CLOSED, exit_time__lt=now)
+                    .order_by("exit_time", "id")
+                    .values_list("account_id", "model_id", "entry_time", "exit_time",
+                                 "net_pnl"))
+        trades = Trades(pd.DatetimeIndex(pd.to_datetime([r[2] for r in rows], utc=True)),
+                        pd.DatetimeIndex(pd.to_datetime([r[3] for r in rows], utc=True)),
+                        np.array([float(r[4]) for r in rows], dtype=np.float64))
+        return cls(np.array([r[0] for r in rows], dtype=np.int64),
+                   np.array([-1 if r[1] is None else r[1] for r in rows], dtype=np.int64),
+                   trades)
+
+    def select(self, *, account_id: int | None = None, model_id: int | None = None) -> Any:
+        import numpy as np
+
+        mask = np.ones(len(self.account), dtype=bool)
+        if account_id is not None:
+            mask &= self.account == account_id
+        if model_id is not None:
+            mask &= self.model == model_id
+        return self.trades.select(mask)
+
+    def accounts_of(self, model_id: int) -> set[int]:
+        return {int(a) for a in set(self.account[self.model == model_id].tolist())}
 
 
-def _figures_and_charts(scope: dict[str, Any], opening: float, now: datetime,
-                        key: str) -> tuple[dict[str, Any], dict[str, str], Any]:
+def _figures_and_charts(trades: Any, opening: float, now: datetime,
+                        key: str) -> tuple[dict[str, Any], dict[str, str]]:
     import numpy as np
     import pandas as pd
 
     from monitoring import charts, tracker
 
-    rows = selectors.trade_rows(end=now, **scope)
-    trades = _trade_series(rows)
     start = trades.entry.min() if len(trades) else pd.Timestamp(now)
     figures = tracker.json_safe(tracker.trade_figures(trades, opening=opening, start=start,
                                                       end=pd.Timestamp(now)))
-    stamp = (key, len(rows), str(rows[-1][1]) if rows else "", float(trades.net.sum()))
+    stamp = (key, len(trades), str(trades.exit[-1]) if len(trades) else "",
+             float(trades.net.sum()), opening)
     balance = opening + np.cumsum(trades.net)
     chart = {
         "equity": _cached_chart(("equity", *stamp),
                                 lambda: charts.equity_svg(trades.exit, balance, opening)),
         "rolling": _cached_chart(("rolling", *stamp), lambda: charts.rolling_svg(trades.net)),
     }
-    return figures, chart, trades
+    return figures, chart
 
 
 def _signals_chart(model_id: int, now: datetime) -> str:
@@ -145,12 +179,13 @@ def _switches() -> list[KillSwitch]:
 
 
 def model_card(model: MLModel, now: datetime, switches: list[KillSwitch],
-               positions: dict[Any, list[Position]]) -> Card:
-    scope_accounts = {a for a, _ in selectors.tracked_scopes_pairs(model.pk)}
-    opening = float(sum(TradingAccount.objects.filter(pk__in=scope_accounts)
-                        .values_list("initial_balance", flat=True), Decimal("0")))
-    figures, charts, _ = _figures_and_charts({"model_id": model.pk}, opening, now,
-                                             f"model:{model.pk}")
+               positions: dict[Any, list[Position]], book: Book,
+               balances: dict[int, Decimal]) -> Card:
+    # The model's capital: the initial balances of the accounts that traded it.
+    opening = float(sum((balances.get(a, Decimal("0")) for a in book.accounts_of(model.pk)),
+                        Decimal("0")))
+    figures, charts = _figures_and_charts(book.select(model_id=model.pk), opening, now,
+                                          f"model:{model.pk}")
     charts["signals"] = _signals_chart(model.pk, now)
     snapshot = selectors.snapshots_latest(model_id=model.pk)
     mine = [s for s in switches if s.scope == KillSwitchScope.MODEL and s.model_id == model.pk]
@@ -163,10 +198,10 @@ def model_card(model: MLModel, now: datetime, switches: list[KillSwitch],
 
 
 def account_card(account: TradingAccount, now: datetime, switches: list[KillSwitch],
-                 positions: dict[Any, list[Position]]) -> Card:
-    figures, charts, _ = _figures_and_charts({"account_id": account.pk},
-                                             float(account.initial_balance), now,
-                                             f"account:{account.pk}")
+                 positions: dict[Any, list[Position]], book: Book) -> Card:
+    figures, charts = _figures_and_charts(book.select(account_id=account.pk),
+                                          float(account.initial_balance), now,
+                                          f"account:{account.pk}")
     mine = [s for s in switches
             if s.scope == KillSwitchScope.ACCOUNT and s.account_id == account.pk]
     return Card("account", account, f"Account #{account.pk} {account.name}", account.status,
@@ -192,13 +227,16 @@ def dashboard_data(now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     switches = _switches()
     positions = _open_positions()
+    book = Book.load(now)
+    balances = dict(TradingAccount.objects.values_list("pk", "initial_balance"))
     models = MLModel.objects.filter(status=ModelStatus.ACTIVE).select_related("instrument")
     accounts = TradingAccount.objects.filter(status=AccountStatus.ACTIVE).order_by("pk")
     return {
         "now": now,
         "strip": global_strip(now, switches),
-        "model_cards": [model_card(m, now, switches, positions) for m in models],
-        "account_cards": [account_card(a, now, switches, positions) for a in accounts],
+        "model_cards": [model_card(m, now, switches, positions, book, balances)
+                        for m in models],
+        "account_cards": [account_card(a, now, switches, positions, book) for a in accounts],
         "candidates": list(MLModel.objects.filter(status=ModelStatus.CANDIDATE)
                            .select_related("instrument")[:20]),
         "pending_retraining": list(RetrainingRequest.objects.filter(

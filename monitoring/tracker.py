@@ -70,19 +70,20 @@ def current_losing_streak(net: np.ndarray) -> int:
 def exposure_pct(entries: pd.DatetimeIndex, exits: pd.DatetimeIndex, start: pd.Timestamp,
                  end: pd.Timestamp) -> float:
     """Percent of ``[start, end]`` covered by the union of the positions' open intervals
-    (``NaT`` exit: still open at ``end``)."""
+    (``NaT`` exit: still open at ``end``). Vectorised (hot path on the dashboard): intervals
+    sorted by start; each adds what lies beyond the furthest end reached before it."""
     total = (end - start).total_seconds()
     if total <= 0 or not len(entries):
         return 0.0
-    spans = sorted((max(a, start), min(end if pd.isna(b) else b, end))
-                   for a, b in zip(entries, exits, strict=True))
-    covered, reach = 0.0, start
-    for a, b in spans:
-        a = max(a, reach)
-        if b > a:
-            covered += (b - a).total_seconds()
-            reach = b
-    return covered / total * 100.0
+    lo, hi = start.value, end.value
+    a = np.clip(np.asarray(entries.as_unit("ns").asi8, dtype=np.int64), lo, hi)
+    b = np.asarray(exits.as_unit("ns").asi8, dtype=np.int64)
+    b = np.clip(np.where(np.asarray(exits.isna()), hi, b), lo, hi)
+    order = np.argsort(a, kind="stable")
+    a, b = a[order], b[order]
+    reach = np.maximum.accumulate(np.concatenate(([lo], b[:-1])))
+    covered = np.maximum(b - np.maximum(a, reach), 0).sum() / 1e9
+    return float(covered) / total * 100.0
 
 
 def daily_balance(trades: Trades, opening: float, start: pd.Timestamp,
@@ -149,7 +150,8 @@ def next_bar_direction(signal_times: pd.DatetimeIndex, bar_times: pd.DatetimeInd
                        opens: np.ndarray, closes: np.ndarray) -> np.ndarray:
     """+1 / -1 / 0 for the bar after each signal's bar (close vs open: the bar a trade on the
     signal is filled in), NaN when that bar is not stored yet."""
-    idx = np.searchsorted(bar_times.asi8, signal_times.asi8, side="right")
+    idx = np.searchsorted(bar_times.as_unit("ns").asi8, signal_times.as_unit("ns").asi8,
+                          side="right")
     out = np.full(len(signal_times), np.nan)
     known = idx < len(bar_times)
     out[known] = np.sign(closes[idx[known]] - opens[idx[known]])

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "mlops",
     "backtests",
     "operations",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

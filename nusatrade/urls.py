@@ -10,6 +10,8 @@ from nusatrade.metrics.views import metrics
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    # The ML monitoring dashboard, on the OTP admin site (before admin/ so it matches first).
+    path("admin/dashboard/", include("monitoring.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("backtests.urls")),

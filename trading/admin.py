@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from trading.models import Deal, Instrument, KillSwitch, Order, Position, RiskPolicy, Signal
+from trading.models import (
+    Deal,
+    Instrument,
+    KillSwitch,
+    Order,
+    Position,
+    RiskPolicy,
+    Signal,
+    StrategySettings,
+)
 
 
 @admin.register(Instrument)
@@ -84,3 +93,15 @@ class RiskPolicyAdmin(admin.ModelAdmin):
                     "daily_loss_stop_pct", "max_consecutive_losses", "min_profit_factor",
                     "min_win_rate_pct", "max_drawdown_pct")
     list_select_related = ("account",)
+
+
+@admin.register(StrategySettings)
+class StrategySettingsAdmin(admin.ModelAdmin):
+    """How each account trades (defaults: the ``backtest`` command's)."""
+
+    list_display = ("account", "symbol", "timeframe", "lots", "risk_per_trade_pct", "sl_atr",
+                    "tp_atr", "atr_period", "max_bars_held", "exit_on_opposite", "threshold",
+                    "updated_at")
+    list_filter = ("symbol", "timeframe", "exit_on_opposite")
+    list_select_related = ("account",)
+    search_fields = ("account__name",)

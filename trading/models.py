@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 positive = MinValueValidator(Decimal("0.00000001"))
@@ -391,3 +391,62 @@ class RiskPolicy(models.Model):
             kill_switch_min_trades=self.kill_switch_min_trades,
             max_drawdown_pct=pct(self.max_drawdown_pct),
         )
+
+
+class StrategySettings(models.Model):
+    """How one account trades its model's signals (next to its :class:`RiskPolicy`).
+
+    The defaults are the ``backtest`` command's (backtests/management/commands/backtest.py:
+    0.01 lots, SL 1.5 x ATR(14), TP 3.0 x ATR(14), no time exit, exit and reverse on an
+    opposite signal, the model's own threshold), so a default account trades exactly what a
+    default backtest tested. The paper broker's costs (spread, slippage, commission, leverage,
+    stop-out) live on the paper book (``trading.paper.PaperAccount``) and swaps on the
+    instrument: ``backtest --account`` reads them from there, so nothing is kept twice.
+    ``backtests.services.account`` turns these settings into a backtest config (the ONE
+    conversion).
+    """
+
+    account = models.OneToOneField("accounts.TradingAccount", on_delete=models.CASCADE,
+                                   related_name="strategy_settings")
+    symbol = models.CharField(max_length=32, default="XAUUSD",
+                              help_text="The symbol traded (its active model decides).")
+    timeframe = models.CharField(max_length=3, default="H1",
+                                 help_text="The bars the cycle decides on (e.g. H1).")
+    lots = models.DecimalField(**VOLUME, default=Decimal("0.01"), validators=[positive],
+                               help_text="Fixed volume per trade (ignored with a risk %).")
+    risk_per_trade_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, validators=percent,
+        help_text="Size each trade so its stop-loss loses this percent of the balance "
+                  "(empty: fixed lots). Needs a stop-loss.")
+    sl_atr = models.FloatField(null=True, blank=True, default=1.5,
+                               validators=[MinValueValidator(0.01)],
+                               help_text="Stop-loss at this multiple of ATR from the entry "
+                                         "(empty: none).")
+    tp_atr = models.FloatField(null=True, blank=True, default=3.0,
+                               validators=[MinValueValidator(0.01)],
+                               help_text="Take-profit at this multiple of ATR (empty: none).")
+    atr_period = models.PositiveSmallIntegerField(default=14,
+                                                  validators=[MinValueValidator(1)])
+    max_bars_held = models.PositiveIntegerField(null=True, blank=True,
+                                                validators=[MinValueValidator(1)],
+                                                help_text="Time exit after N bars (empty: "
+                                                          "none).")
+    exit_on_opposite = models.BooleanField(default=True,
+                                           help_text="An opposite signal closes the position "
+                                                     "and opens the other way.")
+    threshold = models.FloatField(null=True, blank=True,
+                                  validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+                                  help_text="HOLD-gate threshold 0.5-1 (empty: the model's).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "strategy settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(risk_per_trade_pct__isnull=True)
+                | models.Q(sl_atr__isnull=False),
+                name="strategy_risk_sizing_needs_stop"),
+        ]
+
+    def __str__(self) -> str:
+        return f"strategy settings of account {self.account_id}"

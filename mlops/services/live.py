@@ -57,13 +57,29 @@ def _json_value(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
 
 
+def closed_bars_load(symbol: str, timeframe: str, n_bars: int,
+                     now: datetime | None = None) -> pd.DataFrame:
+    """At least the last ``n_bars`` stored bars already closed at ``now`` (the live path's
+    bounded read; DataError when none is stored)."""
+    return _closed_bars(symbol.upper(), timeframes.get(timeframe).name, n_bars,
+                        now or timezone.now())
+
+
 def features_snapshot_compute(symbol: str, timeframe: str, now: datetime | None = None,
-                              feature_set: FeatureSet | None = None) -> FeatureSnapshot:
-    """The features of the latest closed bar, stored once per (series, feature set, bar)."""
+                              feature_set: FeatureSet | None = None, *,
+                              bars: pd.DataFrame | None = None) -> FeatureSnapshot:
+    """The features of the latest closed bar, stored once per (series, feature set, bar).
+
+    ``bars``: the closed bars to decide on, already read by the caller (the cycle reads them
+    once for its freshness check, ATR and features); the last row is the bar decided on.
+    """
     instrument = instrument_for(symbol)
     feature_set = feature_set or pipeline.default_feature_set()
     tf = timeframes.get(timeframe).name
-    bars = _closed_bars(instrument.symbol, tf, _lookback(feature_set), now or timezone.now())
+    if bars is None:
+        bars = _closed_bars(instrument.symbol, tf, _lookback(feature_set), now or timezone.now())
+    elif bars.empty:
+        raise DataError(f"{symbol} {tf}: no closed bar given")
     bar_time = bars.index[-1].to_pydatetime()
     key = {"instrument": instrument, "timeframe": tf, "feature_set_id": feature_set.id,
            "bar_time": bar_time}
@@ -93,8 +109,10 @@ def _validate_feature_set(model: MLModel, feature_set: FeatureSet) -> None:
 
 
 def prediction_make(symbol: str, timeframe: str, now: datetime | None = None,
-                    feature_set: FeatureSet | None = None) -> Prediction | None:
-    """The active model's decision on the latest closed bar (None without an active model)."""
+                    feature_set: FeatureSet | None = None, *,
+                    bars: pd.DataFrame | None = None) -> Prediction | None:
+    """The active model's decision on the latest closed bar (None without an active model).
+    ``bars``: as :func:`features_snapshot_compute`."""
     model = model_active(symbol, timeframe)
     if model is None:
         logger.info("predict %s %s: no active model, nothing to do", symbol, timeframe)
@@ -102,7 +120,7 @@ def prediction_make(symbol: str, timeframe: str, now: datetime | None = None,
     feature_set = feature_set or pipeline.feature_set_for_id(model.feature_set_id)
     _validate_feature_set(model, feature_set)
     estimator = model_estimator(model, feature_set)  # refuses a fingerprint mismatch
-    snapshot = features_snapshot_compute(symbol, timeframe, now, feature_set)
+    snapshot = features_snapshot_compute(symbol, timeframe, now, feature_set, bars=bars)
     existing = Prediction.objects.filter(model=model, bar_time=snapshot.bar_time).first()
     if existing is not None:
         return existing
@@ -120,16 +138,19 @@ def prediction_make(symbol: str, timeframe: str, now: datetime | None = None,
 
 
 def model_predict_latest(model: MLModel, last: int = 10, now: datetime | None = None,
-                         feature_set: FeatureSet | None = None) -> pd.DataFrame:
+                         feature_set: FeatureSet | None = None, *,
+                         bars: pd.DataFrame | None = None) -> pd.DataFrame:
     """The model's probabilities and decisions on the last ``last`` closed bars (not stored).
 
     Columns: close, proba_up, proba_down, decision, actual (the label once known, else NaN).
+    ``bars``: the closed bars, already read by the caller (as :func:`prediction_make`).
     """
     feature_set = feature_set or pipeline.feature_set_for_id(model.feature_set_id)
     _validate_feature_set(model, feature_set)
     estimator = model_estimator(model, feature_set)  # refuses a fingerprint mismatch
-    bars = _closed_bars(model.instrument.symbol, model.timeframe,
-                        _lookback(feature_set) + last, now or timezone.now())
+    if bars is None:
+        bars = _closed_bars(model.instrument.symbol, model.timeframe,
+                            _lookback(feature_set) + last, now or timezone.now())
     features = feature_set.latest_rows(bars, min(last, len(bars)))
     frame = pipeline.predict_frame(estimator, model.feature_names, features,
                                    model.threshold, feature_set)

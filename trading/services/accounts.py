@@ -1,5 +1,6 @@
 """Creating a trading account ready to trade: the account, its risk policy (the seed's
-defaults) and, for paper, its paper book (balance, currency, leverage)."""
+defaults), its strategy settings (the ``backtest`` command's defaults) and, for paper, its
+paper book (balance, currency, leverage)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Broker, TradingAccount, User
 from nusatrade.errors import DataError
-from trading.models import RiskPolicy
+from trading.models import RiskPolicy, StrategySettings
 
 
 def account_create(username: str, *, name: str, broker: str = Broker.PAPER,
@@ -35,6 +36,7 @@ def account_create(username: str, *, name: str, broker: str = Broker.PAPER,
                 owner=user, name=name, broker=broker, currency=currency, leverage=leverage,
                 initial_balance=balance.quantize(Decimal("0.01")))
             RiskPolicy.objects.create(account=account)
+            StrategySettings.objects.create(account=account)
             if broker == Broker.PAPER:
                 _paper_book(account)
     except IntegrityError:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 
 from accounts.models import AccountStatus, TradingAccount
 from trading.models import (
@@ -84,9 +85,13 @@ def risk_state_build(account: TradingAccount, config: RiskConfig, now: datetime)
     in_flight = Order.objects.filter(account=account, purpose=OrderPurpose.OPEN,
                                      status__in=IN_FLIGHT)
     open_symbols += list(in_flight.values_list("symbol", flat=True))
+    # A trade's day is when the broker opened its position (the broker's clock: on a paper
+    # drill or a replay that is the drill's time, not the wall clock's); an order with no
+    # position yet (in flight) counts on the day it was created.
     trades_today = Order.objects.filter(
-        account=account, purpose=OrderPurpose.OPEN, status__in=_COUNTED,
-        created_at__gte=start, created_at__lt=start + timedelta(days=1)).count()
+        account=account, purpose=OrderPurpose.OPEN, status__in=_COUNTED).annotate(
+        traded_at=Coalesce("opened_position__entry_time", "created_at")).filter(
+        traded_at__gte=start, traded_at__lt=start + timedelta(days=1)).count()
     return RiskState(day=start.date(), trades_today=trades_today,
                      day_start_equity=float(equity - daily), daily_pnl=float(daily),
                      open_positions=tuple(open_symbols), equity=float(equity),

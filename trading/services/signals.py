@@ -44,7 +44,7 @@ def signal_order_place(signal_id: int, *, volume: Decimal | str | None = None,
     """Place the order a BUY/SELL signal asks for; its key is (account, model, bar, open), so
     however often this runs for one signal (redelivered tasks, overlapping cycles) there is
     one order. ``at``: a paper account's clock for this call (drills; never for a live
-    account)."""
+    account), also the time the risk gate checks at."""
     signal = Signal.objects.filter(pk=signal_id).first()
     if signal is None:
         raise DataError(f"no signal {signal_id}", column="signal")
@@ -57,4 +57,4 @@ def signal_order_place(signal_id: int, *, volume: Decimal | str | None = None,
         signal.account_id, idempotency_key=key, symbol=signal.symbol, side=signal.decision,
         volume=volume if volume is not None else volume_default(signal.account_id), sl=sl,
         tp=tp, signal_id=signal.pk, model_id=signal.model_id,
-        reason=signal.reason or f"signal {signal.pk}", broker=broker)
+        reason=signal.reason or f"signal {signal.pk}", broker=broker, now=at)

@@ -45,7 +45,9 @@ def account(name: str, *, timeframe: str | None = None, status: str = AccountSta
         acc = account_create("trader", name=name, broker=broker)
     TradingAccount.objects.filter(pk=acc.pk).update(status=status)
     if timeframe:
-        StrategySettings.objects.create(account=acc, timeframe=timeframe)
+        StrategySettings.objects.filter(account=acc).update(timeframe=timeframe)
+    else:   # an account older than strategy settings: the cycle creates them on first use
+        StrategySettings.objects.filter(account=acc).delete()
     return acc
 
 

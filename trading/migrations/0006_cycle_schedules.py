@@ -27,7 +27,7 @@ def delete_schedules(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trading", "0004_killswitch_release_at"),
+        ("trading", "0005_strategy_settings"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

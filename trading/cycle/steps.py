@@ -153,11 +153,17 @@ class CycleContext:
                                      bar_time=self.outcome.bar_time).first()
 
     def _processed(self, signal: Signal) -> bool:
-        """Whether an earlier run finished this bar (a HOLD, or its orders exist). A BUY/SELL
-        signal without any order of its bar is an earlier run that died mid-way: resume."""
+        """Whether an earlier run finished this bar (a HOLD, or its orders are final). A
+        BUY/SELL signal without an order, or whose order is still in flight (pending: killed
+        before the send; sent/unknown: killed or cut off around it), is an earlier run that
+        died mid-way: resume (``signal_order_place`` continues that same order: sends a
+        pending one, looks a sent one up by client id, never sends twice)."""
+        from trading.models import IN_FLIGHT
+
         if signal.decision == Decision.HOLD:
             return True
-        return Order.objects.filter(signal=signal).exists()
+        orders = Order.objects.filter(signal=signal)
+        return orders.exists() and not orders.filter(status__in=IN_FLIGHT).exists()
 
     def _report_existing(self, signal: Signal) -> CycleOutcome:
         self.outcome.decision = signal.decision

@@ -50,7 +50,11 @@ import django  # noqa: E402
 
 django.setup()
 
+import logging  # noqa: E402
+
 from django.db import connection  # noqa: E402
+
+logging.getLogger("nusatrade").setLevel(logging.WARNING)   # one line per order otherwise
 
 TRAIN_END = datetime(2024, 2, 29, 23, tzinfo=UTC)
 START = datetime(2024, 3, 6, 10, tzinfo=UTC)
@@ -243,7 +247,7 @@ def run(args: argparse.Namespace) -> None:
     close = trading_close()
     parts = Parts(model, close)
     print(f"set-up {time.perf_counter() - started:.0f} s: model #{model.pk} "
-          f"({parts.feature_set.feature_set_id}, lookback {parts.lookback} bars), bar close "
+          f"({model.feature_set_id}, lookback {parts.lookback} bars), bar close "
           f"{close:%Y-%m-%d %H:%M} decides {parts.side}")
     one_cycle(close)
     parts.timed()                                 # warm caches and connections

@@ -50,6 +50,11 @@ class BacktestRun(models.Model):
 
     model = models.ForeignKey("mlops.MLModel", on_delete=models.PROTECT,
                               related_name="backtest_runs")
+    account = models.ForeignKey(
+        "accounts.TradingAccount", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="backtest_runs",
+        help_text="Backtested with this account's strategy settings, risk policy and paper "
+                  "costs (backtest --account); empty: the run's own parameters.")
     start = models.DateField(help_text="First day of the period (UTC, inclusive).")
     end = models.DateField(help_text="Last day of the period (UTC, inclusive).")
     spread_pips = models.DecimalField(**PIPS, validators=[MinValueValidator(Decimal("0"))])

@@ -36,6 +36,11 @@ from nusatrade.errors import ConfigurationError, DataError
 
 DEFAULT_LOOKBACK = 3000
 NS_PER_DAY = 86_400 * 10**9
+# Bars of history before a period that ATR is computed over (the live cycle reads at least as
+# many): Wilder's ATR is recursive and forgets its first bar with weight (1 - 1/14)^600 <
+# 1e-19, so the SL/TP distances of a backtest equal the live cycle's (replay parity) from the
+# period's first bar on, instead of warming up inside the period.
+ATR_WARMUP_BARS = 600
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +50,8 @@ class ModelSignals:
     bars: pd.DataFrame
     proba_up: np.ndarray
     threshold: float
+    # The period's bars preceded by their history (features' lookback, ATR warm-up).
+    window: pd.DataFrame | None = None
 
     @property
     def synthetic(self) -> bool:
@@ -53,6 +60,16 @@ class ModelSignals:
     @property
     def bars_without_prediction(self) -> int:
         return int(np.isnan(self.proba_up).sum())
+
+    def atr(self, period: int) -> np.ndarray:
+        """TA-Lib ATR(``period``) of the period's bars computed over the whole window (its
+        history included), one value per period bar."""
+        import talib
+
+        window = self.window if self.window is not None else self.bars
+        high, low, close = (window[c].to_numpy(np.float64) for c in ("high", "low", "close"))
+        values = talib.ATR(high, low, close, timeperiod=period)
+        return values[len(window) - len(self.bars):]
 
     def decisions(self, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(signals, confidence) at ``threshold`` (default: the model's): +1 BUY, -1 SELL,
@@ -94,7 +111,7 @@ def model_probabilities(model: MLModel, start: date, end: date, *,
     feature_set = feature_set_for(model, feature_set)
     symbol, tf = model.instrument.symbol, timeframes.get(model.timeframe)
     lower, upper = day_start(start), day_end(end)
-    lookback = feature_set.lookback_bars or DEFAULT_LOOKBACK
+    lookback = max(feature_set.lookback_bars or DEFAULT_LOOKBACK, ATR_WARMUP_BARS)
     window = _bars_with_history(symbol, tf, lower, upper, lookback)
     in_period = window.index >= lower
     if not in_period.any():
@@ -105,7 +122,7 @@ def model_probabilities(model: MLModel, start: date, end: date, *,
     bars = window.loc[in_period]
     bars.attrs["synthetic"] = window.attrs.get("synthetic", False)
     return ModelSignals(bars=bars, proba_up=frame["proba_up"].to_numpy(np.float64),
-                        threshold=float(model.threshold))
+                        threshold=float(model.threshold), window=window)
 
 
 def _bars_with_history(symbol: str, tf: timeframes.Timeframe, lower: pd.Timestamp,

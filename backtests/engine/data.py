@@ -45,6 +45,16 @@ class PreparedBars:
             self._atr_cache[period] = talib.ATR(high, low, close, timeperiod=period)
         return self._atr_cache[period]
 
+    def set_atr(self, period: int, values: np.ndarray) -> None:
+        """Use ``values`` as ATR(``period``): an ATR computed over a longer history than these
+        bars (the live cycle's warm window, so the first bars of a period have the ATR live
+        trading had). One value per bar; NaN where undefined."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        if values.shape != (len(self),):
+            raise DataError(f"ATR({period}) has {values.shape[0]} values for {len(self)} bars",
+                            column="atr")
+        self._atr_cache[period] = values
+
     @property
     def close(self) -> np.ndarray:
         """The close column, contiguous (computed once)."""

@@ -76,12 +76,15 @@ def run_json(run: BacktestRun) -> dict[str, Any]:
                "entry_price": str(t.entry_price), "exit_price": str(t.exit_price),
                "net_pnl": str(t.net_pnl), "exit_reason": t.exit_reason}
               for t in run.trades.order_by("number")]
-    return {"run": run.pk, "model": run.model_id, "start": run.start.isoformat(),
+    return {"run": run.pk, "model": run.model_id, "account": run.account_id,
+            "start": run.start.isoformat(),
             "end": run.end.isoformat(), "status": run.status,
             "parameters": run.params.get("display", {}),
             "deflated_sharpe": run.deflated_sharpe, "pbo": run.pbo,
             "net_profit": str(run.net_profit), "final_equity": str(run.final_equity),
-            "metrics": run.metrics, "sweep": run.sweep_results, "trades": trades}
+            "metrics": run.metrics, "sweep": run.sweep_results, "trades": trades,
+            "halts": run.metrics.get("halt_events", []),
+            "denied_by_rule": run.metrics.get("denied_by_rule", {})}
 
 
 def sweep_table(run: BacktestRun) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -106,16 +106,24 @@ def _validate_bars_exist(model: MLModel, start: date, end: date) -> None:
 
 def backtest_run_create(*, model: MLModel | int, start: date, end: date,
                         params: BacktestParams | None = None, user: Any = None,
-                        enqueue: bool = True) -> BacktestRun:
+                        enqueue: bool = True, account: Any = None) -> BacktestRun:
     """Validate, store a ``queued`` run and (``enqueue``) queue ``run_backtest`` once the
-    transaction commits. DataError (the API's 400) when any rule fails."""
+    transaction commits. DataError (the API's 400) when any rule fails. ``account`` (a
+    paper trading account or its id): run with its strategy settings, risk policy and paper
+    costs instead of ``params``' (``backtests.services.account``)."""
     params = params or BacktestParams()
     if not isinstance(model, MLModel):
         model = backtest_model_get(model)
+    if account is not None:
+        from backtests.services.account import account_params, backtest_account_get
+
+        if not hasattr(account, "pk"):
+            account = backtest_account_get(account)
+        params = account_params(account, model, params)
     backtest_request_check(model, start, end, params)
     params = with_cost_defaults(params, model.instrument)
     run = BacktestRun.objects.create(
-        model=model, start=start, end=end, spread_pips=params.spread_pips,
+        model=model, account=account, start=start, end=end, spread_pips=params.spread_pips,
         slippage_pips=params.slippage_pips, lots=params.lots, sl_atr=params.sl_atr,
         tp_atr=params.tp_atr, max_bars_held=params.max_bars_held, use_risk=params.use_risk,
         threshold=model.threshold if params.threshold is None else params.threshold,
@@ -188,7 +196,8 @@ def backtest_run_execute(run_id: int, *, feature_set: FeatureSet | None = None) 
             raise DataError(f"no backtest run with id {run_id}")
         logger.info("backtest #%s: not claimable (%s); skipped", run_id, run.status)
         return run
-    run = BacktestRun.objects.select_related("model__instrument", "created_by").get(pk=run_id)
+    run = BacktestRun.objects.select_related("model__instrument", "created_by",
+                                             "account").get(pk=run_id)
     started = time.perf_counter()
     try:
         outcome = _compute(run, feature_set)
@@ -218,11 +227,17 @@ def _compute(run: BacktestRun, feature_set: FeatureSet | None) -> Outcome:
     model = run.model
     params = run_params(run)
     config = backtest_config_build(model, params)
+    if run.account_id is not None:
+        from backtests.services.account import account_engine_fields
+
+        config = replace(config, **account_engine_fields(run.account))
     signals = model_signals.model_probabilities(model, run.start, run.end,
                                                 feature_set=feature_set)
     # The spread is the run's fixed pips; the bars' own spread column (NaN when unknown) is
     # not used, so only prices go to the engine.
     prepared = prepare_bars(signals.bars.loc[:, list(PRICE_COLUMNS)])
+    if config.uses_atr:  # warmed on the bars before the period, as the live cycle's ATR
+        prepared.set_atr(config.atr_period, signals.atr(config.atr_period))
     decisions, confidence = signals.decisions(run.threshold)
     result = run_backtest(prepared, decisions, config, confidence=confidence)
     sweep_returns: list = []

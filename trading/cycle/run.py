@@ -11,6 +11,10 @@ The steps, in order (docs/auto-trading.md, "The cycle step by step"):
 6. a signal already recorded for this bar and account -> "already processed": a late or
    repeated run does nothing (unless the earlier run died between its signal and its orders,
    when the remaining idempotent steps are completed);
+   when the market closes with the bar (Friday's last bar), the signal is recorded and its
+   orders wait: the first cycle after the reopening (the bar that just closed covered no
+   market hours, but the market is open now) carries them out at that open, which is where
+   the backtester fills a decision of the last bar before a weekend;
 7. features and the prediction on the bounded window (``mlops.services.live``), the HOLD gate
    (the model's threshold, or the account's), the ``Signal`` (``signal_record``);
 8. positions: the broker's SL/TP closes are imported first (``positions_sync``: the broker
@@ -49,6 +53,7 @@ SKIPPED = "skipped_locked"
 NO_MODEL = "no_active_model"
 ALREADY = "already_processed"
 HOLD_STALE = "hold_stale_data"
+DEFERRED = "deferred_market_closed"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from trading.cycle import freshness, strategy
 from trading.cycle.lock import AccountLock
 from trading.cycle.run import (
     ALREADY,
+    DEFERRED,
     DONE,
     DRY_RUN,
     HOLD_STALE,
@@ -30,6 +31,8 @@ from trading.models import Decision, Order, Position, PositionStatus, Signal, St
 
 logger = logging.getLogger("nusatrade.trading.cycle")
 SIDE = {Decision.BUY: 1, Decision.SELL: -1, Decision.HOLD: 0}
+# Written into a signal's reason when the risk gate refused its entry (replay counts them).
+REFUSED_PREFIX = "entry refused by "
 NAME = {1: Decision.BUY, -1: Decision.SELL, 0: Decision.HOLD}
 
 
@@ -103,9 +106,18 @@ class CycleContext:
         from mlops.selectors import model_active
 
         holidays = holidays_around(self.now)
+        # Can an order fill now? A decision taken at a bar's close fills at the next open
+        # (strategy.fill_time); when the market closes with the bar (Friday's last bar, the
+        # eve of a holiday) the signal is recorded now and its orders wait for the reopening.
+        self.fill_open = bool(calendar.is_open(pd.DatetimeIndex([self.now]), holidays)[0])
+        self.reopening = False
         if not freshness.market_open(self.now, self.timeframe, holidays):
-            return self._finish(MARKET_CLOSED, "the bar that just closed covered no market "
-                                               "hours")
+            if not self.fill_open:
+                return self._finish(MARKET_CLOSED, "the bar that just closed covered no "
+                                                   "market hours")
+            # The first open after a closed market: the last closed bar's decision (deferred
+            # at its close) fills now.
+            self.reopening = True
         model = model_active(self.symbol, self.timeframe)
         if model is None:
             return self._finish(NO_MODEL, f"no active model for {self.symbol} "
@@ -127,7 +139,7 @@ class CycleContext:
             freshness.just_closed_bar(self.now, self.timeframe)
         self.outcome.bar_time = pd.Timestamp(bar_time).to_pydatetime()
         existing = self._existing_signal()
-        if existing is not None and self._processed(existing):
+        if existing is not None and not self.reopening and self._processed(existing):
             return self._report_existing(existing)
         if not verdict.ok:
             return self._hold_stale(verdict)
@@ -137,6 +149,14 @@ class CycleContext:
             return self._dry_run(bars, decided)
         signal = existing or self._signal(decided)
         side = SIDE[signal.decision]
+        if not self.fill_open:
+            self.outcome.signal_id = signal.pk
+            self.outcome.decision = signal.decision
+            return self._finish(DEFERRED, "the market is closed at the fill time: the "
+                                          "decision's orders wait for the reopening")
+        if existing is not None:
+            self.outcome.signal_id, self.outcome.decision = signal.pk, signal.decision
+            self.outcome.probabilities, self.outcome.reason = signal.probabilities, signal.reason
         self._ensure_lock()
         side_open = self._manage_positions(bars, side)
         self._ensure_lock()
@@ -153,14 +173,14 @@ class CycleContext:
                                      bar_time=self.outcome.bar_time).first()
 
     def _processed(self, signal: Signal) -> bool:
-        """Whether an earlier run finished this bar (a HOLD, or its orders are final). A
-        BUY/SELL signal without an order, or whose order is still in flight (pending: killed
-        before the send; sent/unknown: killed or cut off around it), is an earlier run that
-        died mid-way: resume (``signal_order_place`` continues that same order: sends a
+        """Whether an earlier run finished this bar (a HOLD or a refused entry, or its orders
+        are final). A BUY/SELL signal without an order, or whose order is still in flight
+        (pending: killed before the send; sent/unknown: killed or cut off around it), is an
+        earlier run that died mid-way: resume (``signal_order_place`` continues that same order: sends a
         pending one, looks a sent one up by client id, never sends twice)."""
         from trading.models import IN_FLIGHT
 
-        if signal.decision == Decision.HOLD:
+        if signal.decision == Decision.HOLD or REFUSED_PREFIX in signal.reason:
             return True
         orders = Order.objects.filter(signal=signal)
         return orders.exists() and not orders.filter(status__in=IN_FLIGHT).exists()
@@ -288,7 +308,7 @@ class CycleContext:
             self.outcome.reason += ("; a position is already open" if side_open == signal_side
                                     else "; the open position was not closed")
             return
-        plan = self._entry_plan(bars, signal_side)
+        plan = self._entry_plan(bars, signal_side, signal)
         if plan is None:
             return
         volume, levels = plan
@@ -305,40 +325,70 @@ class CycleContext:
                               "fill_price": None if order.fill_price is None
                               else str(order.fill_price)}
 
-    def _entry_plan(self, bars: pd.DataFrame, side: int):
+    def _entry_refused(self, signal: Signal) -> bool:
+        """Ask the risk gate first (a read, no broker call): while a kill switch or a risk
+        rule refuses entries, a cycle records why on its signal and leaves the broker alone
+        (no quote, no order row per bar). Only a refusal is taken from this early look:
+        ``order_place`` checks the gate again inside the locked order transaction, which
+        is what guarantees that nothing slips through."""
+        from trading.services.gate import order_gate
+
+        refusal = order_gate(self.account, self.model.pk, self.symbol, self.now)
+        if refusal is None:
+            return False
+        text = f"{REFUSED_PREFIX}{refusal.rule}: {refusal.reason}"
+        Signal.objects.filter(pk=signal.pk).update(reason=f"{signal.reason}; {text}"[:2000])
+        self.outcome.order_status = "refused"
+        self.outcome.order_message = text
+        self.outcome.reason = f"{self.outcome.reason}; {text}"
+        return True
+
+    def _entry_plan(self, bars: pd.DataFrame, side: int, signal: Signal | None = None):
+        """(volume, SL/TP levels) of the entry, or None (why is added to the reason). The
+        kernel's order: ATR defined, then the volume, then the risk gate, then the price."""
         settings = self.settings
         atr = strategy.atr_at_signal(bars, settings.atr_period)
         uses_atr = settings.sl_atr is not None or settings.tp_atr is not None
         if uses_atr and not atr > 0.0:
             self.outcome.reason += f"; no entry: ATR({settings.atr_period}) undefined"
             return None
-        spec, bid, ask = self._quote(bars)
-        levels = strategy.entry_levels(side, bid, ask, self._slippage(spec), atr,
-                                       settings.sl_atr, settings.tp_atr, spec.digits)
+        spec = self._spec()
+        sl_distance = math.nan if settings.sl_atr is None else settings.sl_atr * atr
         volume = strategy.entry_lots(
-            settings.lots, settings.risk_per_trade_pct, self._balance(), levels.sl_distance,
+            settings.lots, settings.risk_per_trade_pct, self._balance(), sl_distance,
             spec.value_per_price_unit, spec.volume_step, spec.volume_min, spec.volume_max)
         if volume <= 0:
             self.outcome.reason += "; no entry: the risk-sized volume is below the minimum"
             return None
+        if signal is not None and self._entry_refused(signal):
+            return None
+        bid, ask = self._quote(bars, spec)
+        levels = strategy.entry_levels(side, bid, ask, self._slippage(spec), atr,
+                                       settings.sl_atr, settings.tp_atr, spec.digits)
         return volume, levels
 
-    def _quote(self, bars: pd.DataFrame):
-        """The contract facts and the quote the entry will fill at. A dry run touches no
-        broker (a paper broker call would bring its book up to the clock: a write): it
-        estimates the quote from the signal bar's close and the paper spread."""
+    def _spec(self):
+        """The symbol's contract facts: the broker's (read at run time), or in a dry run the
+        instrument row (no broker call)."""
         if not self.dry_run:
-            tick = self.broker.tick(self.symbol)
-            return self.broker.symbol_info(self.symbol), tick.bid, tick.ask
+            return self.broker.symbol_info(self.symbol)
         from trading.models import Instrument
         from trading.pnl import InstrumentSpec
 
-        spec = InstrumentSpec.from_instrument(Instrument.objects.get(symbol=self.symbol))
+        return InstrumentSpec.from_instrument(Instrument.objects.get(symbol=self.symbol))
+
+    def _quote(self, bars: pd.DataFrame, spec) -> tuple[Decimal, Decimal]:
+        """The quote the entry will fill at. A dry run touches no broker (a paper broker call
+        would bring its book up to the clock: a write): it estimates the quote from the
+        signal bar's close and the paper spread."""
+        if not self.dry_run:
+            tick = self.broker.tick(self.symbol)
+            return tick.bid, tick.ask
         bid = spec.round_price(Decimal(repr(float(bars["close"].iloc[-1]))))
         paper = getattr(self.account, "paper", None) if self.account.broker == Broker.PAPER \
             else None
         spread = spec.pips(paper.spread_pips) if paper is not None else Decimal("0")
-        return spec, bid, bid + spread
+        return bid, bid + spread
 
     def _slippage(self, spec) -> float:
         """The paper broker's slippage (its fills are known in advance); a live broker's is

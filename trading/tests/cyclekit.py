@@ -48,3 +48,10 @@ def active_model(threshold: float = 0.5, **params: Any) -> MLModel:
 def paper_account(username: str = "trader", name: str = "paper 1") -> TradingAccount:
     User.objects.get_or_create(username=username)
     return account_create(username, name=name, broker="paper")
+
+
+def fresh_estimators(settings: Any, tmp_path: Any) -> None:
+    from mlops.services import clear_estimator_cache
+
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+    clear_estimator_cache()

@@ -158,7 +158,11 @@ def test_ensure_held_raises_once_the_lock_session_is_gone(sign):
     with account_lock(account) as lock:
         lock.ensure_held()  # held: the pg_locks lookup finds our key (either sign)
         with connection.cursor() as cursor:
+            # Advisory keys are per database: only this test database's holder (another
+            # run's lock on the same key in another database must not be killed).
             cursor.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND "
+                           "database = (SELECT oid FROM pg_database "
+                           "WHERE datname = current_database()) AND "
                            "((classid::bigint << 32) | objid::bigint) = %s",
                            [lock_key("cycle", account)])
             (pid,) = cursor.fetchone()

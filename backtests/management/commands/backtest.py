@@ -97,7 +97,7 @@ def params_from(options: dict[str, Any], sweep: bool) -> BacktestParams:
 
 
 def run_synchronously(model_id: int, start: date | None, end: date | None,
-                      params: BacktestParams) -> BacktestRun:
+                      params: BacktestParams, account_id: int | None = None) -> BacktestRun:
     """Create and execute a run in this process (no worker), through the same services as
     the API and the admin. CommandError with the reason when refused or failed."""
     from marketdata.selectors import bars_range
@@ -109,7 +109,7 @@ def run_synchronously(model_id: int, start: date | None, end: date | None,
             last = bars_range(model.instrument.symbol, model.timeframe)[1]
             end = last.date() if last is not None else start
         run = backtest_run_create(model=model, start=start, end=end, params=params,
-                                  enqueue=False)
+                                  enqueue=False, account=account_id)
         run = backtest_run_execute(run.pk)
     except DataError as exc:
         raise CommandError(exc.reason) from exc
@@ -134,6 +134,13 @@ class Command(BaseCommand):
         parser.add_argument("--end", type=day, default=None, metavar="YYYY-MM-DD",
                             help="last day, UTC, inclusive (default: the last stored bar)")
         add_backtest_options(parser)
+        parser.add_argument("--account", type=int, default=None, metavar="ID",
+                            help="backtest with this paper account's strategy settings, risk "
+                                 "policy, paper costs and balance (they replace --lots, "
+                                 "--sl-atr, --tp-atr, --max-bars-held, --threshold, --spread, "
+                                 "--slippage, --commission, --leverage, --stop-out, "
+                                 "--initial-equity and --no-risk): the trades its cycle and "
+                                 "`replay` make")
         parser.add_argument("--sweep", action="store_true",
                             help="also run the seed's grid: spread 2-5 pips x slippage 1-2 "
                                  "pips x thresholds 0.50-0.70, printed as one table")
@@ -146,7 +153,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
         run = run_synchronously(options["model"], options["start"], options["end"],
-                                params_from(options, options["sweep"]))
+                                params_from(options, options["sweep"]), options["account"])
         if options["json"]:
             if options["report"]:
                 output.write_report(run, options["report"])

@@ -176,8 +176,8 @@ class CycleContext:
         """Whether an earlier run finished this bar (a HOLD or a refused entry, or its orders
         are final). A BUY/SELL signal without an order, or whose order is still in flight
         (pending: killed before the send; sent/unknown: killed or cut off around it), is an
-        earlier run that died mid-way: resume (``signal_order_place`` continues that same order: sends a
-        pending one, looks a sent one up by client id, never sends twice)."""
+        earlier run that died mid-way: resume (``signal_order_place`` continues that same
+        order: sends a pending one, looks a sent one up by client id, never sends twice)."""
         from trading.models import IN_FLIGHT
 
         if signal.decision == Decision.HOLD or REFUSED_PREFIX in signal.reason:

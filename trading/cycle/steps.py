@@ -308,12 +308,19 @@ class CycleContext:
             self.outcome.reason += ("; a position is already open" if side_open == signal_side
                                     else "; the open position was not closed")
             return
-        plan = self._entry_plan(bars, signal_side, signal)
-        if plan is None:
-            return
-        volume, levels = plan
+        resumed = Order.objects.filter(signal=signal).first()
+        if resumed is not None:
+            # An earlier run of this bar died with this order in flight: continue that same
+            # order (found by its key). Not re-gated: its own exposure would refuse it.
+            volume, sl, tp = resumed.volume, resumed.sl, resumed.tp
+        else:
+            plan = self._entry_plan(bars, signal_side, signal)
+            if plan is None:
+                return
+            volume, levels = plan
+            sl, tp = levels.sl, levels.tp
         self._ensure_lock()
-        result = signal_order_place(signal.pk, volume=volume, sl=levels.sl, tp=levels.tp,
+        result = signal_order_place(signal.pk, volume=volume, sl=sl, tp=tp,
                                     broker=self.broker,
                                     at=self.now if self.paper_clock else None)
         order = result.order

@@ -24,12 +24,22 @@ from trading.tasks import cycle, expire_kill_switches, run_cycles
 NAMES = sorted(spec.name for spec in schedule.SCHEDULES)
 
 
+@pytest.fixture
+def migrated(db):
+    """The data migration's rows. Applied here as ``migrate`` applied it: a transactional
+    test elsewhere in the run ends with a flush that removes them."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("trading.migrations.0006_cycle_schedules").create_schedules(apps, None)
+
+
 def ours():
     return PeriodicTask.objects.filter(name__in=NAMES).select_related("crontab")
 
 
-@pytest.mark.django_db
-def test_the_migration_created_every_schedule_on_its_crontab():
+def test_the_migration_created_every_schedule_on_its_crontab(migrated):
     rows = {task.name: task for task in ours()}
     assert sorted(rows) == NAMES
     d1 = rows["trading cycle D1"]
@@ -42,8 +52,7 @@ def test_the_migration_created_every_schedule_on_its_crontab():
     assert rows["kill switches expire"].task == "trading.expire_kill_switches"
 
 
-@pytest.mark.django_db
-def test_ensure_is_idempotent_and_repairs_an_edited_or_deleted_schedule():
+def test_ensure_is_idempotent_and_repairs_an_edited_or_deleted_schedule(migrated):
     assert {r["action"] for r in cycle_schedules_ensure()} == {"unchanged"}
     h1 = PeriodicTask.objects.get(name="trading cycle H1")
     h1.kwargs = json.dumps({"timeframe": "H4"})
@@ -60,8 +69,7 @@ def test_ensure_is_idempotent_and_repairs_an_edited_or_deleted_schedule():
     assert ours().count() == 4 and PeriodicTask.objects.filter(name__in=NAMES).count() == 4
 
 
-@pytest.mark.django_db
-def test_the_command_reports_each_schedule_and_json():
+def test_the_command_reports_each_schedule_and_json(migrated):
     PeriodicTask.objects.filter(name="trading cycle H4").delete()
     out = StringIO()
     call_command("cycle_schedules", "--json", stdout=out)

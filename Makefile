@@ -4,8 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: demo test lint serve worker beat install install-dev warm collectstatic bench clean \
-	chromium browser
+.PHONY: demo test lint serve worker worker-trading worker-training worker-maintenance beat install \
+	install-dev warm collectstatic bench clean chromium browser
 
 $(VENV)/bin/activate:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "NusaTrade needs Python 3.11, found " + sys.version.split()[0]'
@@ -63,6 +63,17 @@ serve: $(VENV)/.runtime
 
 worker: $(VENV)/.runtime
 	$(VENV)/bin/celery -A nusatrade worker -Q celery,trading,training,maintenance -l info
+
+## worker-trading / worker-training / worker-maintenance: one worker per queue (production
+## layout, docs/auto-trading.md "Schedule and workers"); run exactly one beat next to them.
+worker-trading: $(VENV)/.runtime
+	$(VENV)/bin/celery -A nusatrade worker -Q trading -n trading@%h -c 2 -l info
+
+worker-training: $(VENV)/.runtime
+	$(VENV)/bin/celery -A nusatrade worker -Q training -n training@%h -c 1 -l info
+
+worker-maintenance: $(VENV)/.runtime
+	$(VENV)/bin/celery -A nusatrade worker -Q maintenance,celery -n maintenance@%h -c 1 -l info
 
 beat: $(VENV)/.runtime
 	$(VENV)/bin/celery -A nusatrade beat -l info

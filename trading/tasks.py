@@ -12,6 +12,13 @@ Celery name stays ``marketdata.fetch_bars`` so stored beat schedules keep workin
 (scheduled per account/symbol/timeframe with Celery beat) and is also the ``fetch_bars``
 management command. Retry policy lives here; idempotency lives in the
 service (``bars_upsert``), so a redelivered or repeated task stores nothing twice.
+
+The cycle (docs/auto-trading.md, "Schedule and workers"): beat fires ``run_cycles(timeframe)``
+at each bar close; it queues one ``cycle(account_id, bar_close_iso)`` per account with an
+active model (``trading.cycle.dispatch``). Both are ``acks_late`` + ``reject_on_worker_lost``:
+a cycle killed mid-way runs again, and is idempotent per (account, bar) by construction (the
+account lock, the ``Signal`` constraint, the order key), so a late or repeated run does
+nothing. ``expire_kill_switches`` releases the timed switches (the daily-loss stop).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from django.db import InterfaceError, OperationalError
 from accounts.models import TradingAccount
 from nusatrade.errors import TemporaryBrokerError
 from trading import services
+from trading.cycle.schedule import SETTLE_SECONDS
 from trading.livebars import bars_fetch_live
 
 TASK_OPTIONS: dict[str, Any] = {
@@ -85,6 +93,34 @@ def fetch_bars(account_id: int, symbol: str, timeframe: str, count: int = 500) -
     """Fetch and store the latest closed bars of ``symbol``/``timeframe`` for an account."""
     account = TradingAccount.objects.get(pk=account_id)
     return bars_fetch_live(account, symbol, timeframe, count).as_dict()
+
+
+@shared_task(name="trading.run_cycles", **TASK_OPTIONS)
+def run_cycles(timeframe: str, at: str | None = None, settle_seconds: int = SETTLE_SECONDS,
+               queue: str | None = None) -> dict[str, Any]:
+    """Fan out one ``trading.cycle`` per account with an active ``timeframe`` model. ``at``
+    (ISO time): a drill clock for paper accounts; ``queue``: a route override (tests)."""
+    from trading.cycle.dispatch import cycles_dispatch
+
+    when = datetime.fromisoformat(at) if at else None
+    return cycles_dispatch(timeframe, at=when, settle_seconds=settle_seconds,
+                           queue=queue).as_dict()
+
+
+@shared_task(name="trading.cycle", **TASK_OPTIONS)
+def cycle(account_id: int, bar_close_iso: str, drill: bool = False) -> dict[str, Any]:
+    """One account's cycle for the bar that closed at ``bar_close_iso`` (see the module doc)."""
+    from trading.cycle.dispatch import cycle_run_for_bar
+
+    return cycle_run_for_bar(account_id, bar_close_iso, drill=drill).to_dict()
+
+
+@shared_task(name="trading.expire_kill_switches", **TASK_OPTIONS)
+def expire_kill_switches() -> dict[str, Any]:
+    """Release the engaged kill switches whose ``release_at`` has passed."""
+    from trading.services.killswitches import kill_switches_expire
+
+    return {"released": [switch.pk for switch in kill_switches_expire()]}
 
 
 # Maintenance queue (route ``trading.reconcile*``): read-mostly and never urgent, so a long

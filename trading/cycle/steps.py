@@ -174,11 +174,17 @@ class CycleContext:
                                      bar_time=self.outcome.bar_time).first()
 
     def _processed(self, signal: Signal) -> bool:
-        """Whether an earlier run finished this bar (a HOLD, or its orders exist). A BUY/SELL
-        signal without any order of its bar is an earlier run that died mid-way: resume."""
+        """Whether an earlier run finished this bar (a HOLD or a refused entry, or its orders
+        are final). A BUY/SELL signal without an order, or whose order is still in flight
+        (pending: killed before the send; sent/unknown: killed or cut off around it), is an
+        earlier run that died mid-way: resume (``signal_order_place`` continues that same
+        order: sends a pending one, looks a sent one up by client id, never sends twice)."""
+        from trading.models import IN_FLIGHT
+
         if signal.decision == Decision.HOLD or REFUSED_PREFIX in signal.reason:
             return True
-        return Order.objects.filter(signal=signal).exists()
+        orders = Order.objects.filter(signal=signal)
+        return orders.exists() and not orders.filter(status__in=IN_FLIGHT).exists()
 
     def _report_existing(self, signal: Signal) -> CycleOutcome:
         self.outcome.decision = signal.decision
@@ -312,12 +318,19 @@ class CycleContext:
             self.outcome.reason += ("; a position is already open" if side_open == signal_side
                                     else "; the open position was not closed")
             return
-        plan = self._entry_plan(bars, signal_side, signal)
-        if plan is None:
-            return
-        volume, levels = plan
+        resumed = Order.objects.filter(signal=signal).first()
+        if resumed is not None:
+            # An earlier run of this bar died with this order in flight: continue that same
+            # order (found by its key). Not re-gated: its own exposure would refuse it.
+            volume, sl, tp = resumed.volume, resumed.sl, resumed.tp
+        else:
+            plan = self._entry_plan(bars, signal_side, signal)
+            if plan is None:
+                return
+            volume, levels = plan
+            sl, tp = levels.sl, levels.tp
         self._ensure_lock()
-        result = signal_order_place(signal.pk, volume=volume, sl=levels.sl, tp=levels.tp,
+        result = signal_order_place(signal.pk, volume=volume, sl=sl, tp=tp,
                                     broker=self.broker,
                                     at=self.now if self.paper_clock else None)
         order = result.order

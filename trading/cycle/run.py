@@ -32,6 +32,7 @@ or a rerun after a crash places nothing twice.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +42,7 @@ from django.utils import timezone
 
 from accounts.models import Broker, TradingAccount
 from nusatrade.errors import DataError
+from nusatrade.metrics import observe_cycle
 from trading.cycle.lock import AccountLock, account_lock
 
 logger = logging.getLogger("nusatrade.trading.cycle")
@@ -151,6 +153,7 @@ def cycle_run(account_id: int, *, at: datetime | None = None, dry_run: bool = Fa
     account = account_get(account_id)
     _validate_at(account, at)
     now = at or timezone.now()
+    started = time.perf_counter()
     released: list[int] = []
     if not dry_run:
         from trading.services.killswitches import kill_switches_expire
@@ -167,8 +170,10 @@ def cycle_run(account_id: int, *, at: datetime | None = None, dry_run: bool = Fa
         except Exception as exc:
             if not dry_run:
                 _error_record(account.pk, exc, now)
+            observe_cycle(time.perf_counter() - started, outcome="error")
             raise
     outcome.released_switches = released
+    observe_cycle(time.perf_counter() - started, outcome=outcome.status)
     return outcome
 
 

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "django_filters",
     "django_celery_beat",
     "nusatrade.apps.NusaTradeConfig",
     "accounts",

@@ -99,10 +99,12 @@ class StrictDecimalField(serializers.Field):
         "invalid": "A plain decimal number is required, e.g. \"0.10\" (no exponent, no NaN).",
         "float": "Send decimals as a string (e.g. \"0.10\"): binary floats are inexact.",
         "too_long": "At most {max_digits} digits.",
+        "not_positive": "Must be greater than zero.",
     }
 
-    def __init__(self, *, max_digits: int = 20, **kwargs: Any) -> None:
+    def __init__(self, *, max_digits: int = 20, positive: bool = False, **kwargs: Any) -> None:
         self.max_digits = max_digits
+        self.positive = positive
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Decimal:
@@ -116,9 +118,12 @@ class StrictDecimalField(serializers.Field):
         if len(text.lstrip("+-").replace(".", "")) > self.max_digits:
             self.fail("too_long", max_digits=self.max_digits)
         try:
-            return Decimal(text)
+            number = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
             self.fail("invalid")
+        if self.positive and number <= 0:
+            self.fail("not_positive")
+        return number
 
     def to_representation(self, value: Any) -> str:
         return str(value)

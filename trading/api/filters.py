@@ -4,6 +4,7 @@ are refused); every filter is also a documented query parameter in the OpenAPI s
 from __future__ import annotations
 
 import django_filters
+from django import forms
 
 from nusatrade.apibase import AwareDateTimeFilter
 from trading.models import (
@@ -18,11 +19,17 @@ from trading.models import (
 from trading.models import Side as SideChoices
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A row id: digits only (``1e3`` or ``1.5`` is a 400, not a decimal)."""
+
+    field_class = forms.IntegerField
+
+
 class _Common(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id", min_value=1,
-                                          help_text="Trading account id.")
-    model = django_filters.NumberFilter(field_name="model_id", min_value=1,
-                                        help_text="ML model id.")
+    account = IdFilter(field_name="account_id", min_value=1, max_value=2**63 - 1,
+                       help_text="Trading account id.")
+    model = IdFilter(field_name="model_id", min_value=1, max_value=2**63 - 1,
+                     help_text="ML model id.")
     symbol = django_filters.CharFilter(field_name="symbol", lookup_expr="iexact", max_length=32,
                                        help_text="Symbol, e.g. XAUUSD (case-insensitive).")
 

@@ -125,12 +125,11 @@ def _mark_timeframe(account: TradingAccount) -> str:
     return paper.timeframe if paper is not None else MARK_TIMEFRAME
 
 
-def last_closes(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[Decimal, datetime]]:
+def last_closes(keys: Iterable[tuple[str, str]], ids: dict[str, int]
+                ) -> dict[tuple[str, str], tuple[Decimal, datetime]]:
     """(symbol, timeframe) -> (close, open time) of the latest stored bar: one indexed query
-    per distinct pair (the bars' primary key is instrument, timeframe, time)."""
-    keys = set(keys)
-    ids = dict(Instrument.objects.filter(symbol__in={s for s, _ in keys})
-               .values_list("symbol", "pk"))
+    per distinct pair (the bars' primary key is instrument, timeframe, time). ``ids``: symbol
+    -> instrument id."""
     marks = {}
     for symbol, timeframe in sorted(keys):
         if symbol not in ids:
@@ -148,9 +147,10 @@ def account_figures(accounts: list[TradingAccount]) -> dict[int, AccountFigures]
     from trading import pnl  # numpy underneath: kept off the start-up path
 
     keys = {(p.symbol, _mark_timeframe(a)) for a in accounts for p in a.open_positions}
-    marks = last_closes(keys)
-    specs = {i.symbol: pnl.InstrumentSpec.from_instrument(i)
-             for i in Instrument.objects.filter(symbol__in={s for s, _ in keys})}
+    instruments = list(Instrument.objects.filter(symbol__in={s for s, _ in keys})) if keys \
+        else []
+    marks = last_closes(keys, {i.symbol: i.pk for i in instruments})
+    specs = {i.symbol: pnl.InstrumentSpec.from_instrument(i) for i in instruments}
     return {a.pk: _figures(a, marks, specs, pnl) for a in accounts}
 
 

@@ -167,10 +167,10 @@ class OrderCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     account = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     symbol = serializers.CharField(max_length=32)
     side = serializers.ChoiceField(choices=["BUY", "SELL"])
-    volume = StrictDecimalField(max_digits=12, help_text="Lots, e.g. \"0.01\".")
-    sl = StrictDecimalField(max_digits=20, required=False, allow_null=True,
+    volume = StrictDecimalField(max_digits=12, positive=True, help_text="Lots, e.g. \"0.01\".")
+    sl = StrictDecimalField(max_digits=20, positive=True, required=False, allow_null=True,
                             help_text="Stop-loss price (optional).")
-    tp = StrictDecimalField(max_digits=20, required=False, allow_null=True,
+    tp = StrictDecimalField(max_digits=20, positive=True, required=False, allow_null=True,
                             help_text="Take-profit price (optional).")
     client_order_id = serializers.CharField(
         max_length=MAX_CLIENT_ORDER_ID, required=False, allow_null=True,

@@ -45,8 +45,8 @@ def account_resume(account: TradingAccount, user: User, *, admin: bool) -> KillS
     own_pause = paused_by_owner(switch) and switch.engaged_by == user.get_username()
     if not (own_pause or admin):
         raise RiskLimitBreached(
-            f"the kill switch of account {account.pk} was engaged by {switch.engaged_by} "
-            f"({switch.reason}); only an admin can release it")
+            "kill_switch", f"the kill switch of account {account.pk} was engaged by "
+            f"{switch.engaged_by} ({switch.reason}); only an admin can release it")
     return kill_switch_release(switch.pk, actor=user,
                                reason=RESUME_REASON if own_pause else f"released by admin "
                                f"{user.get_username()} through the API")

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from accounts.models import TradingAccount
 from nusatrade.apibase import StrictDecimalField, StrictSerializerMixin
 from trading.brokers import retcodes
-from trading.models import KillSwitch, Order, Position, RiskPolicy, Signal
+from trading.models import ExitReason, KillSwitch, Order, Position, RiskPolicy, Side, Signal
 from trading.services.keys import MAX_CLIENT_ORDER_ID
 from trading.services.pausing import paused_by_owner
 
@@ -108,6 +108,9 @@ class EquityCurveSerializer(serializers.Serializer):
 
 
 class PositionSerializer(serializers.ModelSerializer):
+    # Empty while open: declared so the schema's enum admits "" (read-only fields lose it).
+    exit_reason = serializers.ChoiceField(choices=ExitReason.choices, allow_blank=True,
+                                          read_only=True)
     model_name = serializers.CharField(source="model.name", read_only=True, allow_null=True,
                                        default=None)
 
@@ -121,6 +124,8 @@ class PositionSerializer(serializers.ModelSerializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
+    # Empty only on a refused intent whose side was not valid.
+    side = serializers.ChoiceField(choices=Side.choices, allow_blank=True, read_only=True)
     retcode_meaning = serializers.SerializerMethodField()
     client_order_id = serializers.SerializerMethodField()
 

@@ -41,10 +41,6 @@ def _accounts_of(user: User) -> QuerySet[TradingAccount]:
     return accounts if is_admin(user) else accounts.filter(owner=user)
 
 
-def account_ids_of(user: User) -> QuerySet[TradingAccount]:
-    return _accounts_of(user).values("pk")
-
-
 def account_get(user: User, pk: object) -> TradingAccount | None:
     try:
         return _accounts_of(user).filter(pk=int(str(pk))).first()
@@ -76,9 +72,20 @@ def global_switch() -> KillSwitch | None:
     return KillSwitch.objects.filter(engaged=True, scope=KillSwitchScope.GLOBAL).first()
 
 
+def _scoped(rows: QuerySet, user: User) -> QuerySet:
+    """``rows`` of the caller's accounts. The ids are read first (one small query) so that a
+    trader with one account gets ``account_id = X``: PostgreSQL then walks the
+    (account, time, id) index in order and stops at the page size, instead of sorting every
+    row of a semi-join (measured: 1.3 s -> milliseconds on 1,000,000 signals)."""
+    if is_admin(user):
+        return rows
+    ids = list(TradingAccount.objects.filter(owner=user).order_by("pk")
+               .values_list("pk", flat=True))
+    return rows.filter(account_id=ids[0]) if len(ids) == 1 else rows.filter(account_id__in=ids)
+
+
 def position_list(user: User) -> QuerySet[Position]:
-    return (Position.objects.filter(account__in=account_ids_of(user))
-            .select_related("model"))
+    return _scoped(Position.objects.select_related("model"), user)
 
 
 def position_export(positions: QuerySet[Position], chunk_size: int = 2000
@@ -95,11 +102,11 @@ EXPORT_COLUMNS = ("id", "account_id", "model_id", "symbol", "side", "volume", "s
 
 
 def order_list(user: User) -> QuerySet[Order]:
-    return Order.objects.filter(account__in=account_ids_of(user)).select_related("model")
+    return _scoped(Order.objects.select_related("model"), user)
 
 
 def signal_list(user: User) -> QuerySet[Signal]:
-    return Signal.objects.filter(account__in=account_ids_of(user)).select_related("model")
+    return _scoped(Signal.objects.select_related("model"), user)
 
 
 # --- Account figures ------------------------------------------------------------------------

@@ -4,7 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: demo test lint serve worker beat install install-dev warm collectstatic bench clean
+.PHONY: demo test lint serve worker beat install install-dev warm collectstatic bench clean \
+	chromium browser
 
 $(VENV)/bin/activate:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "NusaTrade needs Python 3.11, found " + sys.version.split()[0]'
@@ -42,6 +43,16 @@ demo: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+## chromium: Debian's chromium + driver for the browser tests (root or sudo; once)
+chromium:
+	command -v chromium >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" -eq 0 ]; then apt-get install -y chromium chromium-driver; \
+	    else sudo apt-get install -y chromium chromium-driver; fi; }
+
+## browser: the browser tests (real headless Chromium; screenshots in var/test-artifacts/)
+browser: $(VENV)/.dev chromium
+	$(VENV)/bin/pytest -m browser
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -56,6 +56,12 @@ def _years(index: pd.DatetimeIndex, bar_duration: pd.Timedelta) -> float:
     return span / pd.Timedelta(days=1) / DAYS_PER_YEAR
 
 
+def trade_stats(net: np.ndarray) -> dict[str, float]:
+    """Trade counts, win rate, profit factor, expectancy... of net P/Ls in closing order (the
+    live performance tracker, ``monitoring.tracker``, uses the same definitions)."""
+    return _trade_stats(np.asarray(net, dtype=np.float64))
+
+
 def _trade_stats(net: np.ndarray) -> dict[str, float]:
     count = len(net)
     wins, losses = net[net > 0], net[net <= 0]

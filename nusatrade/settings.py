@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "marketdata",
     "mlops",
     "backtests",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

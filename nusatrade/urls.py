@@ -8,6 +8,8 @@ from nusatrade.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The ML monitoring dashboard, on the OTP admin site (before admin/ so it matches first).
+    path("admin/dashboard/", include("monitoring.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("backtests.urls")),

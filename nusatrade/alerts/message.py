@@ -42,6 +42,7 @@ class AlertKind(StrEnum):
     STALE_DATA = "stale_data"
     TASK_FAILED = "task_failed"
     BACKUP_FAILED = "backup_failed"
+    RETRAINING_REQUESTED = "retraining_requested"
     TEST = "test"
 
 

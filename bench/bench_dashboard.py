@@ -1,0 +1,154 @@
+"""Dashboard load: ``/admin/dashboard/`` with a year of trades for 10 accounts.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/nusatrade REDIS_URL=redis://127.0.0.1:6379/5 \
+        .venv/bin/python bench/bench_dashboard.py [--accounts 10] [--runs 5]
+
+Runs in a scratch database (``bench_dash_<name>``, created and dropped here). Seeds, through
+the ORM: ``--accounts`` accounts, two active models, two closed trades per weekday per account
+for a year (about 520 per account), one H1 signal per bar of the last 30 days per account, an
+open position per account, an engaged switch, and a daily snapshot. Measures the full view
+(selectors, live figures, charts, template) through the admin's own request path
+(``RequestFactory`` + a verified admin user), as medians of ``--runs``:
+
+* cold: chart cache cleared before each load (every SVG drawn by matplotlib);
+* warm: charts served from the cache (what the 30 s auto-refresh mostly costs);
+* baseline: the admin index page, same request path, same run; the ratios are against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nusatrade.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib import admin  # noqa: E402
+from django.contrib.messages.storage.fallback import FallbackStorage  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import RequestFactory  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+
+def seed(accounts: int) -> object:
+    from accounts.models import Role
+    from accounts.services import user_create
+    from monitoring.services import performance_track
+    from monitoring.tests import factories as f
+    from trading.models import Position, PositionStatus, Side, Signal
+    from trading.services.killswitches import kill_switch_engage
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    models = [f.model("rf"), f.model("gb", timeframe="H4")]
+    accts = [f.account(f"acct{i}", owner=f"trader{i}") for i in range(accounts)]
+    positions, signals = [], []
+    start = now - timedelta(days=365)
+    for n, acct in enumerate(accts):
+        for d in range(365):
+            day = start + timedelta(days=d)
+            if day.weekday() >= 5:
+                continue
+            for k in range(2):
+                net = Decimal("14.20") if (d + k + n) % 5 < 3 else Decimal("-11.70")
+                entry = day + timedelta(hours=8 + 6 * k)
+                positions.append(Position(
+                    account=acct, model=models[(d + k) % 2], symbol="XAUUSD", side=Side.BUY,
+                    volume=Decimal("0.01"), status=PositionStatus.CLOSED,
+                    entry_price=Decimal("2350"), entry_time=entry, exit_price=Decimal("2351"),
+                    exit_time=entry + timedelta(hours=3), exit_reason="closed",
+                    gross_pnl=net, net_pnl=net))
+        for h in range(30 * 24):
+            signals.append(Signal(account=acct, model=models[0], symbol="XAUUSD",
+                                  timeframe="H1", bar_time=now - timedelta(hours=h + 1),
+                                  decision=("HOLD", "BUY", "SELL")[h % 3],
+                                  probabilities={"BUY": 0.6}))
+        f.opened(acct, models[0], now - timedelta(hours=2))
+    Position.objects.bulk_create(positions, batch_size=5000)
+    Signal.objects.bulk_create(signals, batch_size=5000)
+    kill_switch_engage("model", reason="bench", actor="system:bench", model_id=models[1].pk)
+    performance_track((now - timedelta(days=1)).date(), drift=False)
+    print(f"seeded {len(accts)} accounts, {len(positions)} closed trades, "
+          f"{len(signals)} signals")
+    return user_create("benchadmin", "correct-horse-battery-staple-42", roles=(Role.ADMIN,),
+                       staff=True)
+
+
+def request(user: object, path: str) -> object:
+    req = RequestFactory().get(path)
+    user.is_verified = lambda: True  # what django-otp's middleware sets after a valid TOTP
+    req.user = user
+    req.session = {}
+    req._messages = FallbackStorage(req)
+    return req
+
+
+def timed(call: object, runs: int, before: object = None) -> tuple[float, int]:
+    times, queries = [], 0
+    for _ in range(runs):
+        if before:
+            before()
+        with CaptureQueriesContext(connection) as ctx:
+            t0 = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - t0)
+        queries = len(ctx.captured_queries)
+    return statistics.median(times), queries
+
+
+def run(args: argparse.Namespace) -> None:
+    from monitoring import views
+
+    user = seed(args.accounts)
+
+    def dashboard() -> None:
+        response = views.dashboard(request(user, "/admin/dashboard/"))
+        response.render()
+        assert response.status_code == 200 and b'class="chart"><svg' in response.content
+
+    def index() -> None:
+        response = admin.site.index(request(user, "/admin/"))
+        response.render()
+
+    index()  # warm imports and templates once, then measure
+    dashboard()
+    base, base_q = timed(index, args.runs)
+    cold, cold_q = timed(dashboard, args.runs, before=cache.clear)
+    warm, warm_q = timed(dashboard, args.runs)
+    print(f"admin index (baseline): median {base * 1000:7.1f} ms, {base_q} queries")
+    print(f"dashboard cold (charts drawn): median {cold * 1000:7.1f} ms, {cold_q} queries, "
+          f"{cold / base:5.1f}x baseline")
+    print(f"dashboard warm (charts cached): median {warm * 1000:7.1f} ms, {warm_q} queries, "
+          f"{warm / base:5.1f}x baseline")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("set DATABASE_URL to PostgreSQL: this benchmark is about it")
+    name = connection.settings_dict["NAME"]
+    connection.settings_dict["TEST"]["NAME"] = f"bench_dash_{name}"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True,
+                                                  serialize=False)
+    try:
+        run(args)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()

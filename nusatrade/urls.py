@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("backtests.urls")),
     path("api/v1/", include("trading.api.urls")),
     path("api/v1/", include("mlops.api.urls")),
+    path("api/v1/", include("monitoring.api.urls")),
 ]
 
 # Fail-safe: the schema and Swagger UI exist only when NUSATRADE_ENV says development or test.

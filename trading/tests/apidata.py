@@ -102,3 +102,16 @@ def world(rows: int = 2) -> World:
             order(account, i, model=model)
             signal(account, i, model=model, decision=("HOLD", "BUY", "SELL")[i % 3])
     return World(alice, bob, ops, boss, account_a, account_b, model)
+
+
+def snapshot(account: TradingAccount | None, model: MLModel | None = None, day: int = 1):
+    """A tracker snapshot of ``account`` (and ``model``; no account: model-wide)."""
+    from monitoring.models import PerformanceSnapshot
+
+    key = "/".join(part for part in (account and f"account:{account.pk}",
+                                     model and f"model:{model.pk}") if part)
+    return PerformanceSnapshot.objects.create(
+        date=T0.date().replace(day=day), scope_key=key, account=account, model=model,
+        trades=4, net_pnl=Decimal("15.00"), win_rate=0.5, profit_factor=1.6,
+        figures={"all": {"trades": 4}, "30d": {"trades": 2}},
+        versus_backtest={"win_rate": {"live": 0.5, "backtest": 0.55}})

@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from backtests.models import BacktestRun
 from trading.models import KillSwitch, Order, Position, Signal
-from trading.tests.apidata import World, client_for, make_user, world
+from trading.tests.apidata import World, client_for, make_user, snapshot, world
 
 PREFIX = "api/v1/"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -87,6 +87,8 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
     "signal-detail": {"get": OWN},
     "mlmodel-list": {"get": ALL},
     "mlmodel-detail": {"get": ALL},
+    "performance-list": {"get": ALL},
+    "performance-detail": {"get": OWN},
 }
 
 
@@ -119,6 +121,8 @@ def _object_id(name: str, w: World) -> int:
             spread_pips=Decimal("3"), slippage_pips=Decimal("1"), lots=Decimal("0.01"),
             threshold=0.6, initial_equity=Decimal("10000"), created_by=w.alice)
         return run.pk
+    if kind == "performance":
+        return snapshot(w.account_a).pk
     return {"account": w.account_a.pk, "position": Position.objects.filter(
         account=w.account_a).first().pk, "order": Order.objects.filter(
         account=w.account_a).first().pk, "signal": Signal.objects.filter(

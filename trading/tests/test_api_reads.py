@@ -27,6 +27,7 @@ from trading.tests.apidata import (
     order,
     position,
     signal,
+    snapshot,
     world,
 )
 from trading.tests.test_api_permissions import api_routes, url_of
@@ -87,7 +88,8 @@ def test_idor_every_detail_route_is_404_for_someone_elses_object(name, route):
     w = world(rows=1)
     kind = name.split("-")[0]
     ids = {"account": w.account_a.pk, "position": w.account_a.positions.first().pk,
-           "order": w.account_a.orders.first().pk, "signal": w.account_a.signals.first().pk}
+           "order": w.account_a.orders.first().pk, "signal": w.account_a.signals.first().pk,
+           "performance": snapshot(w.account_a).pk}
     _route, allowed = api_routes()[name]
     method = "post" if "post" in allowed else "get"
     for pk in (ids[kind], 10**12, "x"):  # someone else's, a missing one, garbage
@@ -179,7 +181,7 @@ def _bulk(kind: str, account, n: int, model) -> None:
         maker(account, 100 + i, model=model)
 
 
-@pytest.mark.parametrize("kind", [*LISTS, "models"])
+@pytest.mark.parametrize("kind", [*LISTS, "models", "performance"])
 def test_query_count_is_the_same_for_1_and_100_rows(kind):
     counts = []
     for n in (1, 100):
@@ -189,6 +191,10 @@ def test_query_count_is_the_same_for_1_and_100_rows(kind):
         if kind == "models":
             for i in range(n - 1):
                 ml_model(f"m{n}", i + 2)
+        elif kind == "performance":
+            for i in range(n):
+                snapshot(account, day=1 + i % 28) if i < 28 else snapshot(
+                    account, ml_model(f"p{n}", i), day=1 + i % 28)
         else:
             _bulk(kind, account, n, model)
         if kind == "accounts":
@@ -199,7 +205,8 @@ def test_query_count_is_the_same_for_1_and_100_rows(kind):
                 defaults={"open": 2350, "high": 2352, "low": 2349,
                           "close": Decimal("2351.5"), "tick_volume": 1})
         client = client_for(user)
-        url = "/api/v1/models/" if kind == "models" else LISTS[kind]
+        url = {"models": "/api/v1/models/", "performance": "/api/v1/performance/"}.get(
+            kind) or LISTS[kind]
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url, {"page_size": 100})
         assert response.status_code == 200
@@ -346,3 +353,19 @@ def test_signals_carry_probabilities_and_hold_reasons():
     assert row["decision"] == "HOLD" and row["reason"].startswith("probability below")
     assert row["probabilities"] == {"BUY": 0.4, "SELL": 0.3, "HOLD": 0.3}
     assert Order.objects.count() == 2
+
+
+def test_performance_shows_your_accounts_snapshots_and_model_wide_ones_to_admins_only():
+    w = world(rows=1)
+    mine = snapshot(w.account_a)
+    pair = snapshot(w.account_a, w.model, day=2)
+    snapshot(w.account_b)
+    model_wide = snapshot(None, w.model)
+    rows = client_for(w.alice).get("/api/v1/performance/").json()["results"]
+    assert {r["id"] for r in rows} == {mine.pk, pair.pk}
+    assert rows[0]["versus_backtest"]["win_rate"]["backtest"] == 0.55
+    scoped = client_for(w.alice).get("/api/v1/performance/", {"scope": "pair"}).json()
+    assert [r["id"] for r in scoped["results"]] == [pair.pk]
+    admin = client_for(w.boss).get("/api/v1/performance/", {"scope": "model"}).json()
+    assert [r["id"] for r in admin["results"]] == [model_wide.pk]
+    assert client_for(w.alice).get(f"/api/v1/performance/{model_wide.pk}/").status_code == 404

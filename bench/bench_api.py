@@ -2,9 +2,10 @@
 1,000,000 signals, 50 concurrent clients on loopback.
 
 Prints req/s and p50/p95/p99 of ``positions/`` (filtered by account and a date range),
-``signals/`` and ``/healthz`` measured in the same run (each the median of ROUNDS rounds), the
-p95 ratios against /healthz, and the CSV export of 100,000 positions: bytes, rows, seconds and
-the gunicorn worker's resident memory before and at its peak during the export.
+``signals/``, ``performance/`` (a year of daily snapshots) and ``/healthz`` measured in the
+same run (each the median of ROUNDS rounds), the p95 ratios against /healthz, and the CSV
+export of 100,000 positions: bytes, rows, seconds and the gunicorn worker's resident memory
+before and at its peak during the export.
 
     psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE nt_api_bench"
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/nt_api_bench \\
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_api_load import free_port, request  # noqa: E402
 
-CLIENTS, REQUESTS_EACH, ROUNDS = 50, 20, 3
+CLIENTS, REQUESTS_EACH, ROUNDS = 50, 10, 3
 WORKERS, THREADS = 2, 4
 POSITIONS, SIGNALS = 100_000, 1_000_000
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -80,10 +81,32 @@ def seed() -> int:
                   ["account_id", "model_id", "symbol", "timeframe", "bar_time",
                    "probabilities", "decision", "reason", "created_at"],
                   _signal_rows(account.pk, model.pk))
+        _snapshots(account.pk, model.pk)
         cursor.execute("ANALYZE")
     print(f"seeded in {time.perf_counter() - started:.1f} s: {POSITIONS:,} positions, "
           f"{SIGNALS:,} signals (COPY)")
     return account.pk
+
+
+def _snapshots(account_id: int, model_id: int) -> None:
+    """A year of the tracker's daily snapshots of the account and of its (account, model)
+    pair, for ``performance/``."""
+    from monitoring.models import PerformanceSnapshot
+
+    if PerformanceSnapshot.objects.filter(account_id=account_id).exists():
+        return
+    rows = []
+    for day in range(365):
+        date = (T0 + timedelta(days=day)).date()
+        for key, model in ((f"account:{account_id}", None),
+                           (f"account:{account_id}/model:{model_id}", model_id)):
+            rows.append(PerformanceSnapshot(
+                date=date, scope_key=key, account_id=account_id, model_id=model, trades=day,
+                net_pnl=day * 5, win_rate=0.52, profit_factor=1.3,
+                figures={w: {"trades": day, "win_rate": 0.52} for w in
+                         ("all", "7d", "30d", "90d", "last20", "last50")},
+                versus_backtest={"win_rate": {"live": 0.52, "backtest": 0.55}}))
+    PerformanceSnapshot.objects.bulk_create(rows)
 
 
 def _copy(cursor, table: str, columns: list[str], rows) -> None:
@@ -184,7 +207,9 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
             "REDIS_URL"):
         sys.exit("set DATABASE_URL (PostgreSQL) and REDIS_URL: this benchmark needs the services")
-    env = {**os.environ, "RATELIMIT_LOGIN": "1000/m", "NUSATRADE_ENV": "test"}
+    # Tokens must outlive the run (5 minutes by default): an expired one is a fast 401.
+    env = {**os.environ, "RATELIMIT_LOGIN": "1000/m", "NUSATRADE_ENV": "test",
+           "JWT_ACCESS_MINUTES": "120"}
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env,
                    check=True)
@@ -213,6 +238,7 @@ def main() -> None:
             "positions/ account+dates": (f"/api/v1/positions/?account={account_id}"
                                          f"&opened_after={start}&opened_before={end}", token),
             "signals/": ("/api/v1/signals/", token),
+            "performance/": (f"/api/v1/performance/?account={account_id}", token),
         }
         for path, auth in paths.values():  # warm-up: connections, caches, imports
             status, _, body = request(port, "GET", path, token=auth)

@@ -12,10 +12,11 @@ from accounts.models import TradingAccount
 from nusatrade.apibase import StrictDecimalField, StrictSerializerMixin
 from trading.brokers import retcodes
 from trading.models import ExitReason, KillSwitch, Order, Position, RiskPolicy, Side, Signal
-from trading.services.keys import MAX_CLIENT_ORDER_ID
-from trading.services.pausing import paused_by_owner
 
 MONEY = {"max_digits": 18, "decimal_places": 2, "coerce_to_string": True}
+# trading.services.keys.MAX_CLIENT_ORDER_ID (a test holds them equal): importing the services
+# package here would load pandas at start-up.
+MAX_CLIENT_ORDER_ID = 64
 
 
 class RiskPolicySerializer(serializers.ModelSerializer):
@@ -34,6 +35,8 @@ class KillSwitchSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_paused_by_owner(self, switch: KillSwitch) -> bool:
+        from trading.services.pausing import paused_by_owner  # services: pandas underneath
+
         return paused_by_owner(switch)
 
 

@@ -35,8 +35,6 @@ from trading.api.serializers import (
     SignalSerializer,
 )
 from trading.models import Order, OrderStatus
-from trading.services.keys import manual_key
-from trading.services.pausing import account_pause, account_resume
 
 REFUSED_BEFORE_SENDING = "refused before sending: "
 _ORDER_FIELDS = ("symbol", "side", "volume", "sl", "tp")
@@ -123,6 +121,8 @@ class AccountViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
     def pause(self, request: Request, pk: str) -> Response:
         """Pause auto-trading: engages the account kill switch ("paused by owner").
         201 when this call paused it, 200 when a switch was engaged already."""
+        from trading.services.pausing import account_pause  # services: pandas underneath
+
         _no_body(request)
         result = account_pause(self._account(pk), request.user)
         return Response(KillSwitchSerializer(result.switch).data,
@@ -135,6 +135,8 @@ class AccountViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str) -> Response:
         """Release the account kill switch you engaged (admins: any)."""
+        from trading.services.pausing import account_resume
+
         _no_body(request)
         account = self._account(pk)
         try:
@@ -267,7 +269,7 @@ class OrderViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin)
         (validation, kill switches and risk rules). Bad input: 400 with field errors, nothing
         sent; a value only the market can judge (volume step, SL/TP side) also leaves the
         refused intent as a rejected order."""
-        from trading.services import order_place
+        from trading.services import manual_key, order_place  # pandas underneath
 
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

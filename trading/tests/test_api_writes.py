@@ -230,3 +230,10 @@ def test_revoked_session_and_blacklisted_refresh_are_401(alice):
                           format="json").status_code == 401
     user_tokens_revoke(user)  # "log out everywhere": the access token dies too
     assert anonymous.get("/api/v1/positions/", **bearer).status_code == 401
+
+
+def test_the_api_bounds_client_order_ids_like_the_idempotency_keys():
+    from trading.api.serializers import MAX_CLIENT_ORDER_ID
+    from trading.services.keys import MAX_CLIENT_ORDER_ID as KEYS_MAX
+
+    assert MAX_CLIENT_ORDER_ID == KEYS_MAX

@@ -20,6 +20,7 @@ from backtests.serializers import (
     BacktestRunDetailSerializer,
     BacktestRunListSerializer,
 )
+from nusatrade.apibase import StrictQueryMixin
 from nusatrade.errors import DataError
 from nusatrade.ratelimit import TradingThrottle
 
@@ -39,8 +40,12 @@ class ReportHTMLRenderer(BaseRenderer):
         return str(data).encode(self.charset)
 
 
-class BacktestRunViewSet(viewsets.GenericViewSet):
+class BacktestRunViewSet(StrictQueryMixin, viewsets.GenericViewSet):
     """Your backtest runs (admins: everyone's)."""
+
+    def known_query_params(self) -> set[str]:
+        # Unknown query parameters are a 400 like everywhere in the API.
+        return {"status", "limit", "offset"} if self.action == "list" else set()
 
     serializer_class = BacktestRunListSerializer
     queryset = BacktestRun.objects.none()  # for the schema; reads go through selectors

@@ -39,3 +39,29 @@ def test_unknown_query_parameters_are_refused_on_older_endpoints_too(url):
     response = client_for(user).get(url, {"staus": "succeeded"})
     assert response.status_code == 400 and "staus" in response.json()
     assert client_for(user).get(url).status_code == 200
+
+
+def _write_routes():
+    from trading.tests.test_api_permissions import api_routes
+
+    return sorted((name, route) for name, (route, allowed) in api_routes().items()
+                  if allowed & {"post", "put", "patch", "delete"}
+                  and not name.startswith("token-"))  # logins: nusatrade/tests/test_ratelimit
+
+
+@pytest.mark.parametrize(("name", "route"), _write_routes())
+def test_every_write_fails_closed_with_json_503_when_the_limiter_is_down(name, route):
+    from django.test import override_settings
+
+    from nusatrade.tests.test_ratelimit import DEAD_STORE
+    from trading.services import account_create
+    from trading.tests.test_api_permissions import url_of
+
+    user = make_user("alice", Role.TRADER)
+    account = account_create("alice", name="paper")
+    with override_settings(CACHES=DEAD_STORE, RATELIMIT_FAIL_OPEN=False):
+        client = client_for(user)
+        response = client.post(url_of(route, account.pk), {}, format="json")
+        assert response.status_code == 503, (name, response.content)
+        assert response["Content-Type"] == "application/json" and "detail" in response.json()
+        assert client.get("/api/v1/accounts/").status_code == 200  # reads are not limited

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,7 +31,14 @@ def bearer(db, settings) -> dict[str, str]:
     settings.RATELIMIT_ENABLE = False  # limits are tested elsewhere; here: shapes and 5xx
     w = world(rows=2)
     token = client_for(w.alice)._credentials["HTTP_AUTHORIZATION"]
-    return {"Authorization": token}
+    # Requests go through the real WSGI handler, whose request_started/finished signals close
+    # the database connection: on PostgreSQL that would close the test's own transaction.
+    # Django's test client disconnects the same receiver for the same reason.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield {"Authorization": token}
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()

@@ -65,8 +65,11 @@ class BacktestRunViewSet(StrictQueryMixin, viewsets.GenericViewSet):
         OpenApiParameter("status", str, enum=[s.value for s in RunStatus],
                          description="Only runs with this status.")])
     def list(self, request: Request) -> Response:
-        runs = selectors.backtest_run_list(request.user, status=request.query_params.get(
-            "status") or None)
+        status_ = request.query_params.get("status") or None
+        if status_ is not None and status_ not in RunStatus.values:
+            raise exceptions.ValidationError(
+                {"status": [f"One of {', '.join(RunStatus.values)}."]})
+        runs = selectors.backtest_run_list(request.user, status=status_)
         page = self.paginate_queryset(runs)
         return self.get_paginated_response(BacktestRunListSerializer(page, many=True).data)
 

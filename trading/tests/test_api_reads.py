@@ -141,6 +141,7 @@ def test_filters_by_account_symbol_model_side_status_and_dates():
     ({"account": "1e3"}, "account"),
     ({"ordering": "net_pnl"}, "ordering"),                # not an ordering field
     ({"format": "api"}, "format"),
+    ({"symbol": "XAU\x00USD"}, "symbol"),                # PostgreSQL refuses NUL
 ])
 def test_bad_or_unknown_query_parameters_are_400_naming_them(params, field):
     w = world(rows=1)
@@ -369,3 +370,12 @@ def test_performance_shows_your_accounts_snapshots_and_model_wide_ones_to_admins
     admin = client_for(w.boss).get("/api/v1/performance/", {"scope": "model"}).json()
     assert [r["id"] for r in admin["results"]] == [model_wide.pk]
     assert client_for(w.alice).get(f"/api/v1/performance/{model_wide.pk}/").status_code == 404
+
+
+def test_dates_with_offsets_postgresql_refuses_are_converted_to_utc():
+    w = world(rows=1)
+    response = client_for(w.alice).get(LISTS["signals"],
+                                       {"bar_before": "0699-11-30T20:11:33.252491-16:07"})
+    assert response.status_code == 200 and response.json()["results"] == []
+    far = client_for(w.alice).get(LISTS["signals"], {"bar_before": "0001-01-01T00:00:00+10:00"})
+    assert far.status_code == 400 and "bar_before" in far.json()

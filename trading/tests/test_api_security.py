@@ -65,3 +65,10 @@ def test_every_write_fails_closed_with_json_503_when_the_limiter_is_down(name, r
         assert response.status_code == 503, (name, response.content)
         assert response["Content-Type"] == "application/json" and "detail" in response.json()
         assert client.get("/api/v1/accounts/").status_code == 200  # reads are not limited
+
+
+def test_backtests_status_filter_is_validated():
+    user = make_user("alice", Role.TRADER)
+    response = client_for(user).get("/api/v1/backtests/", {"status": "c\x00x"})
+    assert response.status_code == 400 and "status" in response.json()
+    assert client_for(user).get("/api/v1/backtests/", {"status": "bogus"}).status_code == 400

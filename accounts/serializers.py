@@ -15,6 +15,8 @@ class TradingAccountSerializer(serializers.ModelSerializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
+    # Optional, so often "": a plain string in the schema ("" is not a valid "email" format).
+    email = serializers.CharField(read_only=True)
     roles = serializers.ListField(child=serializers.CharField(), read_only=True)
     trading_accounts = TradingAccountSerializer(many=True, read_only=True)
 

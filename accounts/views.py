@@ -11,6 +11,7 @@ from rest_framework_simplejwt import views as jwt_views
 from accounts.selectors import user_get_profile
 from accounts.serializers import MeSerializer
 from accounts.tokens import VersionedTokenObtainPairSerializer, VersionedTokenRefreshSerializer
+from nusatrade.apibase import StrictQueryMixin
 from nusatrade.ratelimit import LoginThrottle, TokenThrottle, settle_login
 
 
@@ -34,7 +35,7 @@ class TokenBlacklistView(jwt_views.TokenBlacklistView):
     throttle_classes = [TokenThrottle]
 
 
-class MeView(APIView):
+class MeView(StrictQueryMixin, APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         user = user_get_profile(request.user.pk)

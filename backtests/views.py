@@ -20,6 +20,7 @@ from backtests.serializers import (
     BacktestRunDetailSerializer,
     BacktestRunListSerializer,
 )
+from nusatrade.apibase import StrictQueryMixin
 from nusatrade.errors import DataError
 from nusatrade.ratelimit import TradingThrottle
 
@@ -39,8 +40,12 @@ class ReportHTMLRenderer(BaseRenderer):
         return str(data).encode(self.charset)
 
 
-class BacktestRunViewSet(viewsets.GenericViewSet):
+class BacktestRunViewSet(StrictQueryMixin, viewsets.GenericViewSet):
     """Your backtest runs (admins: everyone's)."""
+
+    def known_query_params(self) -> set[str]:
+        # Unknown query parameters are a 400 like everywhere in the API.
+        return {"status", "limit", "offset"} if self.action == "list" else set()
 
     serializer_class = BacktestRunListSerializer
     queryset = BacktestRun.objects.none()  # for the schema; reads go through selectors
@@ -60,8 +65,11 @@ class BacktestRunViewSet(viewsets.GenericViewSet):
         OpenApiParameter("status", str, enum=[s.value for s in RunStatus],
                          description="Only runs with this status.")])
     def list(self, request: Request) -> Response:
-        runs = selectors.backtest_run_list(request.user, status=request.query_params.get(
-            "status") or None)
+        status_ = request.query_params.get("status") or None
+        if status_ is not None and status_ not in RunStatus.values:
+            raise exceptions.ValidationError(
+                {"status": [f"One of {', '.join(RunStatus.values)}."]})
+        runs = selectors.backtest_run_list(request.user, status=status_)
         page = self.paginate_queryset(runs)
         return self.get_paginated_response(BacktestRunListSerializer(page, many=True).data)
 

@@ -67,3 +67,11 @@ def bad_request(request: HttpRequest, exception: Exception | None = None,
     if isinstance(exception, RequestDataTooBig):
         return JsonResponse({"detail": PayloadTooLarge.default_detail}, status=413)
     return JsonResponse({"detail": "Bad request."}, status=400)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None,
+              template_name: str = defaults.ERROR_404_TEMPLATE_NAME) -> HttpResponse:
+    """``handler404``: the API's JSON error shape under ``/api/``, Django's page elsewhere."""
+    if not request.path.startswith(API_PREFIX):
+        return defaults.page_not_found(request, exception, template_name)
+    return JsonResponse({"detail": "Not found."}, status=404)

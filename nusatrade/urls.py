@@ -15,6 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("backtests.urls")),
+    path("api/v1/", include("trading.api.urls")),
+    path("api/v1/", include("mlops.api.urls")),
+    path("api/v1/", include("monitoring.api.urls")),
 ]
 
 # Fail-safe: the schema and Swagger UI exist only when NUSATRADE_ENV says development or test.
@@ -28,3 +31,4 @@ if settings.API_DOCS_ENABLED:
 
 # Malformed requests refused before a view runs (oversized body, too many fields): JSON on /api/.
 handler400 = "nusatrade.api.bad_request"
+handler404 = "nusatrade.api.not_found"

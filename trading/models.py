@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
 
 positive = MinValueValidator(Decimal("0.00000001"))
 
@@ -86,6 +87,9 @@ class Signal(models.Model):
                                     condition=models.Q(model__isnull=False),
                                     name="signal_one_per_account_model_bar"),
         ]
+        # The API's list order (newest first) per account: an index walk, no sort.
+        indexes = [models.Index(F("account"), F("bar_time").desc(), F("id").desc(),
+                                name="signal_account_bar_desc")]
 
     def __str__(self) -> str:
         return f"{self.decision} {self.symbol} @ {self.bar_time:%Y-%m-%d %H:%M}"
@@ -172,7 +176,9 @@ class Order(models.Model):
                 | models.Q(status="rejected"),
                 name="order_close_names_its_position"),
         ]
-        indexes = [models.Index(fields=["account", "status"], name="order_account_status")]
+        indexes = [models.Index(fields=["account", "status"], name="order_account_status"),
+                   models.Index(F("account"), F("created_at").desc(), F("id").desc(),
+                                name="order_account_created_desc")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.purpose} {self.side} {self.volume} {self.symbol} ({self.status})"
@@ -233,7 +239,9 @@ class Position(models.Model):
                            net_pnl__isnull=False),
                 name="position_closed_has_exit"),
         ]
-        indexes = [models.Index(fields=["account", "status"], name="position_account_status")]
+        indexes = [models.Index(fields=["account", "status"], name="position_account_status"),
+                   models.Index(F("account"), F("entry_time").desc(), F("id").desc(),
+                                name="position_account_entry_desc")]
 
     def __str__(self) -> str:
         return f"{self.side} {self.volume} {self.symbol} #{self.broker_ticket} ({self.status})"

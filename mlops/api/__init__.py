@@ -1,0 +1,1 @@
+"""Read-only API over the model registry (``models/``)."""

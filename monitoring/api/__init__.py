@@ -1,0 +1,1 @@
+"""``performance/``: the tracker's daily snapshots in the trader API (read-only)."""

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from trading.cycle.run import cycle_run
-from trading.models import Order, OrderPurpose, Position, RiskPolicy, TradingError
+from trading.models import Order, OrderPurpose, Position, RiskPolicy, Signal, TradingError
 from trading.services import manual_key, order_place, paper_broker_at, position_close
 from trading.services.killswitches import engaged_for
 from trading.tests import cyclekit
@@ -46,9 +46,12 @@ def test_the_cycle_engages_a_stop_before_its_entry(setup):
     assert switch.rule == "consecutive_losses" and outcome.to_dict()["engaged_switches"]
     entries = Order.objects.filter(account=account, purpose=OrderPurpose.OPEN,
                                    signal__isnull=False)
-    assert not entries.filter(status__in=("filled", "pending", "sent")).exists()
+    # The cycle asks the gate before it quotes: a refused entry leaves no order row, only
+    # the refusal (with the stop's rule) on its signal; the broker is never called.
+    assert not entries.exists()
     if outcome.decision in ("BUY", "SELL"):
-        assert "kill switch engaged (account)" in entries.get().error
+        signal = Signal.objects.get(pk=outcome.signal_id)
+        assert "consecutive_losses" in signal.reason and outcome.order_status == "refused"
 
 
 class BrokenFeatureSet:

@@ -3,8 +3,9 @@
 
 30 days of H1 (2024-03-04 to 2024-04-02) on synthetic bars, a small random forest trained on
 Jan-Feb, a fresh paper account with the default strategy settings (but a take-profit at
-0.5 ATR, so that both stop-loss and take-profit exits occur), risk policy and paper costs. Both commands run as a user runs them (``call_command``, ``--json``); the tiny test
-feature set stands in for the production one (monkeypatched lookup) to keep the test fast.
+0.5 ATR, so that both stop-loss and take-profit exits occur), risk policy and paper costs.
+Both commands run as a user runs them (``call_command``, ``--json``); the tiny test feature
+set stands in for the production one (monkeypatched lookup) to keep the test fast.
 """
 
 from __future__ import annotations

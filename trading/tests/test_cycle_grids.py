@@ -190,3 +190,67 @@ def test_just_closed_bar_agrees_with_the_schedule_every_hour_of_a_year():
             assert close == schedule.bar_close_at_or_before(now.to_pydatetime(), timeframe)
     assert schedule.bar_close_at_or_before(datetime(2024, 3, 10, 23, tzinfo=UTC), "D1") == \
         datetime(2024, 3, 10, 21, tzinfo=UTC)
+
+
+# -- an H4 and a D1 account: the cycle on bars stored by ``bars_resample`` ----------------------
+
+@pytest.fixture
+def accounts(db, settings, tmp_path, monkeypatch):
+    """Stored H1 bars, their H4 and D1 bars as ``bars_resample`` stores them (default: the
+    forex-day grid), an active tiny model per timeframe and a paper account trading each.
+    (Fourteen months of D1 are fewer bars than training asks for: the floor is lowered, these
+    tests are about the cycle's bars, not about the model's quality.)"""
+    from marketdata.derived import bars_resample
+    from mlops.models import MLModel, ModelStatus
+    from mlops.pipeline import TrainConfig
+    from mlops.services import model_train, training
+    from trading.services.strategy import strategy_settings_get
+    from trading.tests import cyclekit
+
+    cyclekit.fresh_estimators(settings, tmp_path)
+    monkeypatch.setattr(training, "MIN_BARS", 250)
+    cyclekit.store_bars(start="2023-01-01", end="2024-04-10")
+    found = {}
+    for tf in ("H4", "D1"):
+        bars_resample("XAUUSD", "H1", tf)
+        config = TrainConfig(params={"n_estimators": 10, "max_depth": 3},
+                             importance_repeats=1, min_trades=1, n_jobs=1, threshold=0.5)
+        model = model_train(symbol="XAUUSD", timeframe=tf, config=config, cost=0.3,
+                            end=datetime(2024, 2, 29, 23, tzinfo=UTC),
+                            feature_set=cyclekit.FEATURES)
+        MLModel.objects.filter(pk=model.pk).update(status=ModelStatus.ACTIVE)
+        account = cyclekit.paper_account(name=f"paper {tf}")
+        strategy = strategy_settings_get(account.pk)
+        strategy.timeframe = tf
+        strategy.save(update_fields=["timeframe"])
+        found[tf] = account
+    return found
+
+
+ACCOUNT_CLOSES = [
+    ("H4", "2024-03-11 01:00:05", "2024-03-10 21:00"),   # Sun 21:00 EDT, after the switch
+    ("H4", "2024-03-08 22:00:05", "2024-03-08 18:00"),   # Fri 17:00 EST, before it
+    ("D1", "2024-03-11 21:00:05", "2024-03-10 21:00"),   # Mon 17:00 EDT
+    ("D1", "2024-03-08 22:00:05", "2024-03-07 22:00"),   # Fri 17:00 EST
+]
+
+
+def test_h4_and_d1_accounts_decide_on_the_stored_bar_at_their_closes(accounts):
+    """Each account's cycle (dry run: the same steps, nothing recorded) finds its stored bar
+    fresh at the scheduled close and decides on it; with that bar missing it holds as stale.
+    (One set-up for all cases: each case deletes a bar later than the next case's.)"""
+    from marketdata.models import Bar
+    from trading.cycle.run import DRY_RUN, cycle_run
+    from trading.tests import cyclekit
+
+    for timeframe, now, bar in ACCOUNT_CLOSES:
+        account = accounts[timeframe]
+        at = ts(now).to_pydatetime()
+        outcome = cycle_run(account.pk, at=at, dry_run=True, feature_set=cyclekit.FEATURES)
+        assert outcome.status == DRY_RUN and "stale" not in outcome.reason, outcome.reason
+        assert outcome.decision in ("BUY", "SELL", "HOLD") and outcome.probabilities
+        assert outcome.bar_time == ts(bar).to_pydatetime(), (timeframe, now)
+        Bar.objects.filter(instrument__symbol="XAUUSD", timeframe=timeframe,
+                           time=ts(bar).to_pydatetime()).delete()
+        late = cycle_run(account.pk, at=at, dry_run=True, feature_set=cyclekit.FEATURES)
+        assert late.reason.startswith(freshness.STALE), (timeframe, now, late.reason)

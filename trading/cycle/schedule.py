@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 FOREX_DAY_ZONE = "America/New_York"   # marketdata.calendar.FOREX_DAY_ZONE (ny17)
 FOREX_DAY_CLOSE_HOUR = 17             # marketdata.calendar.FOREX_DAY_CLOSE_HOUR
@@ -33,7 +32,6 @@ EXPIRE_TASK = "trading.expire_kill_switches"
 SCHEDULED_TIMEFRAMES = ("H1", "H4", "D1")
 H4_CLOSE_HOURS_NY = (1, 5, 9, 13, 17, 21)  # 17:00 New York + 4 h steps
 
-_NY = ZoneInfo(FOREX_DAY_ZONE)
 _PERIODS = {"H1": timedelta(hours=1), "H4": timedelta(hours=4), "D1": timedelta(days=1)}
 
 
@@ -105,16 +103,18 @@ def bar_close_at_or_before(now: datetime, timeframe: str) -> datetime:
     period(tf)
     if tf == "H1":
         return now.replace(minute=0, second=0, microsecond=0)
-    local = now.astimezone(_NY)
-    hours = (FOREX_DAY_CLOSE_HOUR,) if tf == "D1" else H4_CLOSE_HOURS_NY
-    day = local.date()
-    for _ in range(3):  # today, yesterday, the day before: a close is always within a day
-        for hour in sorted(hours, reverse=True):
-            close = datetime(day.year, day.month, day.day, hour, tzinfo=_NY)
-            if close <= local:
-                return close.astimezone(UTC)
-        day -= timedelta(days=1)
-    raise AssertionError("unreachable: every day has a close")  # pragma: no cover
+    # H4 and D1: the stored bars' own grid (``session_bins``, the resampler's and features'
+    # bins), so the schedule, the freshness check and the bars never disagree. numpy and
+    # pandas are imported here: django.setup() imports this module.
+    import numpy as np
+
+    from marketdata import calendar
+
+    stamp = calendar.to_utc_timestamp(now)
+    opens, _ = calendar.session_bins(np.array([stamp.as_unit("ns").value], dtype="int64"),
+                                     int(period(tf).total_seconds()) * 1_000_000_000,
+                                     calendar.DEFAULT_DAY_BOUNDARY)
+    return calendar.utc_index(opens)[0].to_pydatetime().astimezone(UTC)
 
 
 def cycle_window(bar_close: datetime, timeframe: str,

@@ -1,10 +1,11 @@
 """Replay runs the real cycle over stored history and lists the same trades as
 ``backtest --account`` over the same period (issue 10, "Replay: ... Parity is the point").
 
-31 days of H1 (2024-03-04 to 2024-04-03) on synthetic bars, a small random forest trained on
-Jan-Feb, a fresh paper account with the default strategy settings, risk policy and paper
-costs. Both commands run as a user runs them (``call_command``, ``--json``); the tiny test
-feature set stands in for the production one (monkeypatched lookup) to keep the test fast.
+30 days of H1 (2024-03-04 to 2024-04-02) on synthetic bars, a small random forest trained on
+Jan-Feb, a fresh paper account with the default strategy settings (but a take-profit at
+0.5 ATR, so that both stop-loss and take-profit exits occur), risk policy and paper costs.
+Both commands run as a user runs them (``call_command``, ``--json``); the tiny test feature
+set stands in for the production one (monkeypatched lookup) to keep the test fast.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import pytest
 from django.core.management import call_command
 
 from trading.models import Order, Position, Signal
+from trading.services.strategy import strategy_settings_get
 from trading.tests import cyclekit
 
-START, DAYS, END = date(2024, 3, 4), 31, date(2024, 4, 3)
+START, DAYS, END = date(2024, 3, 4), 30, date(2024, 4, 2)
+TP_ATR = 0.5
 KEYS = ("entry_time", "exit_time", "side", "volume", "exit_reason", "net_pnl")
 
 
@@ -34,9 +37,15 @@ def world(db, settings, tmp_path, monkeypatch):
     production = pipeline.feature_set_for_id
     monkeypatch.setattr(pipeline, "feature_set_for_id", lambda fid: cyclekit.FEATURES
                         if fid == cyclekit.FEATURES.id else production(fid))
-    cyclekit.store_bars()
+    cyclekit.store_bars(end="2024-04-10")  # training Jan-Feb + the period and its next open
     model = cyclekit.active_model()
-    return cyclekit.paper_account(), model
+    account = cyclekit.paper_account()
+    # A take-profit closer than the default 3 ATR: the period then holds both SL and TP
+    # exits (the default account's trades here exit by stop or opposite signal only).
+    settings = strategy_settings_get(account.pk)
+    settings.tp_atr = TP_ATR
+    settings.save(update_fields=["tp_atr"])
+    return account, model
 
 
 def run_json(*args: str) -> dict:
@@ -61,7 +70,8 @@ def test_replay_lists_the_same_trades_and_halts_as_the_backtest(world):
     tested = [comparable(t) for t in backtest["trades"]]
     assert replayed == tested
     reasons = {t["exit_reason"] for t in replay["trades"]}
-    assert len(replayed) >= 5 and {"stop_loss", "take_profit"} & reasons, reasons
+    assert len(replayed) >= 5, replayed
+    assert {"stop_loss", "take_profit"} <= reasons, reasons
     # The same risk halts at the same times, and the production gate refused the entries
     # the backtester denied, rule by rule.
     assert [(h["time"], h["rule"]) for h in replay["halts"]] == [

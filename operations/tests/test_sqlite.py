@@ -18,14 +18,16 @@ from operations.services import backup_create
 from operations.services.backup import backup_verify
 from trading.models import KillSwitch
 
-pytestmark = [
-    pytest.mark.skipif(connection.vendor != "sqlite",
-                       reason="the embedded-SQLite path; this run uses PostgreSQL "
-                              "(test_backup.py covers it)"),
-    pytest.mark.django_db(transaction=True),
-]
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite",
+    reason="the embedded-SQLite path in-process; this run uses PostgreSQL (the subprocess "
+           "test below runs it on SQLite)")
 
 
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
 def test_round_trip_with_rows_in_every_table(filled, backup_dirs):
     run = backup_create().run
     assert run.verified and run.manifest["database"]["file"] == "database.sqlite3"
@@ -38,6 +40,8 @@ def test_round_trip_with_rows_in_every_table(filled, backup_dirs):
     assert KillSwitch.objects.filter(scope="global", engaged=True).exists()
 
 
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
 def test_a_truncated_sqlite_copy_is_refused(backup_dirs):
     run = backup_create().run
     directory = Path(run.local_path)
@@ -50,3 +54,26 @@ def test_a_truncated_sqlite_copy_is_refused(backup_dirs):
     manifest["files"]["database.sqlite3"] = {"sha256": sha, "size": size}
     with pytest.raises(BackupError, match=r"SQLite|integrity|malformed"):
         backup_verify(directory, manifest)
+
+
+def _embedded_env() -> dict[str, str]:
+    import os
+
+    drop = {"DATABASE_URL", "REDIS_URL", "REQUIRE_SERVICES", "CELERY_BROKER_URL"}
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="the tests above run in-process")
+def test_the_sqlite_path_runs_in_a_subprocess_when_this_run_uses_postgresql():
+    """CI runs on PostgreSQL, where the tests above cannot run in-process: run them in a
+    child pytest on the embedded default, so the SQLite backup path is never left untested."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         str(Path(__file__).relative_to(root)), "-k", "not subprocess"],
+        cwd=root, env=_embedded_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout, result.stdout[-2000:]

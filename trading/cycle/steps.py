@@ -33,6 +33,10 @@ logger = logging.getLogger("nusatrade.trading.cycle")
 SIDE = {Decision.BUY: 1, Decision.SELL: -1, Decision.HOLD: 0}
 # Written into a signal's reason when the risk gate refused its entry (replay counts them).
 REFUSED_PREFIX = "entry refused by "
+# A BUY/SELL bar that finished without an entry of its own (a position already open, ATR
+# undefined, volume below the minimum): written on the signal so a late or repeated run of
+# that bar does nothing (see ``_processed``).
+NO_ENTRY_PREFIX = "no entry: "
 NAME = {1: Decision.BUY, -1: Decision.SELL, 0: Decision.HOLD}
 
 
@@ -181,7 +185,8 @@ class CycleContext:
         order: sends a pending one, looks a sent one up by client id, never sends twice)."""
         from trading.models import IN_FLIGHT
 
-        if signal.decision == Decision.HOLD or REFUSED_PREFIX in signal.reason:
+        if (signal.decision == Decision.HOLD or REFUSED_PREFIX in signal.reason
+                or NO_ENTRY_PREFIX in signal.reason):
             return True
         orders = Order.objects.filter(signal=signal)
         return orders.exists() and not orders.filter(status__in=IN_FLIGHT).exists()
@@ -315,8 +320,8 @@ class CycleContext:
         if signal_side == 0:
             return
         if side_open != 0:
-            self.outcome.reason += ("; a position is already open" if side_open == signal_side
-                                    else "; the open position was not closed")
+            self._no_entry(signal, "a position is already open" if side_open == signal_side
+                           else "the open position was not closed")
             return
         resumed = Order.objects.filter(signal=signal).first()
         if resumed is not None:
@@ -341,6 +346,14 @@ class CycleContext:
                               "tp": None if order.tp is None else str(order.tp),
                               "fill_price": None if order.fill_price is None
                               else str(order.fill_price)}
+
+    def _no_entry(self, signal: Signal | None, why: str) -> None:
+        """This bar ends without an entry: say why in the outcome and on the signal (the
+        signal's reason then marks the bar as finished for any later run of it)."""
+        text = f"{NO_ENTRY_PREFIX}{why}"
+        self.outcome.reason += f"; {text}"
+        if signal is not None:
+            Signal.objects.filter(pk=signal.pk).update(reason=f"{signal.reason}; {text}"[:2000])
 
     def _entry_refused(self, signal: Signal) -> bool:
         """Ask the risk gate first (a read, no broker call): while a kill switch or a risk
@@ -367,7 +380,7 @@ class CycleContext:
         atr = strategy.atr_at_signal(bars, settings.atr_period)
         uses_atr = settings.sl_atr is not None or settings.tp_atr is not None
         if uses_atr and not atr > 0.0:
-            self.outcome.reason += f"; no entry: ATR({settings.atr_period}) undefined"
+            self._no_entry(signal, f"ATR({settings.atr_period}) undefined")
             return None
         spec = self._spec()
         sl_distance = math.nan if settings.sl_atr is None else settings.sl_atr * atr
@@ -375,7 +388,7 @@ class CycleContext:
             settings.lots, settings.risk_per_trade_pct, self._balance(), sl_distance,
             spec.value_per_price_unit, spec.volume_step, spec.volume_min, spec.volume_max)
         if volume <= 0:
-            self.outcome.reason += "; no entry: the risk-sized volume is below the minimum"
+            self._no_entry(signal, "the risk-sized volume is below the minimum")
             return None
         if signal is not None and self._entry_refused(signal):
             return None

@@ -150,3 +150,33 @@ def test_an_engaged_kill_switch_blocks_the_cycles_order_and_a_release_lets_it_tr
         if outcome.order_id:
             break
     assert outcome.order_status == "filled", outcome.summary
+
+
+def test_a_late_rerun_of_a_bar_that_ended_without_an_entry_does_nothing(world):
+    """A BUY/SELL bar skipped because a position was already open is finished: run again
+    later (a redelivered or re-issued task), after that position closed, it places nothing."""
+    from trading.services import paper_broker_at, position_close
+
+    account, _model = world
+    StrategySettings.objects.filter(account=account).update(
+        sl_atr=50.0, tp_atr=50.0, exit_on_opposite=False)
+    first = cycle(account, cyclekit.AT)
+    assert first.order_status == "filled", first.summary
+    at, skipped = cyclekit.AT, None
+    for _ in range(12):
+        at += timedelta(hours=1)
+        outcome = cycle(account, at)
+        if "no entry: a position is already open" in outcome.reason:
+            skipped = (at, outcome.signal_id)
+            break
+    if skipped is None:
+        pytest.skip("the model gave no second entry signal in 12 bars")
+    at_skipped, signal_id = skipped
+    assert "no entry: a position is already open" in Signal.objects.get(pk=signal_id).reason
+    position = Position.objects.get(account=account, status="open")
+    later = at + timedelta(hours=1)
+    position_close(position.pk, broker=paper_broker_at(account, later))
+    orders_before = Order.objects.count()
+    rerun = cycle(account, at_skipped)
+    assert rerun.status == "already_processed", rerun.summary
+    assert Order.objects.count() == orders_before

@@ -288,16 +288,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--accounts", type=int, default=200)
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("set DATABASE_URL to PostgreSQL: this benchmark is about it")
-    name = connection.settings_dict["NAME"]
-    connection.settings_dict["TEST"]["NAME"] = f"bench_cycle_{name}"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True,
-                                                  serialize=False)
-    try:
+    from bench.scratch import scratch_database
+
+    with scratch_database("cycle"):
         run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

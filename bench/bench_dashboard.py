@@ -148,16 +148,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="print a profile of one warm load instead of timing")
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("set DATABASE_URL to PostgreSQL: this benchmark is about it")
-    name = connection.settings_dict["NAME"]
-    connection.settings_dict["TEST"]["NAME"] = f"bench_dash_{name}"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True,
-                                                  serialize=False)
-    try:
+    from bench.scratch import scratch_database
+
+    with scratch_database("dash"):
         run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -182,16 +182,10 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.kind, args.orders, args.start)
         return
-    if connection.vendor != "postgresql":
-        sys.exit("set DATABASE_URL to PostgreSQL: this benchmark is about it")
-    name = connection.settings_dict["NAME"]
-    connection.settings_dict["TEST"]["NAME"] = f"bench_orders_{name}"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True,
-                                                  serialize=False)
-    try:
+    from bench.scratch import scratch_database
+
+    with scratch_database("orders"):
         run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def report(label: str, rounds: list[tuple[list[float], float, float]]) -> None:

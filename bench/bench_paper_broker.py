@@ -102,12 +102,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=40)
     args = parser.parse_args()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True,
-                                                  serialize=False)
-    try:
+    from bench.scratch import scratch_database
+
+    with scratch_database(postgres_only=False):
         run(args.rounds, args.calls)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
 
 START = date(2024, 3, 4)
 
@@ -111,16 +110,10 @@ def main() -> None:
     parser.add_argument("--features", choices=("tiny", "production"), default="tiny")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("set DATABASE_URL to PostgreSQL: this benchmark is about it")
-    name = connection.settings_dict["NAME"]
-    connection.settings_dict["TEST"]["NAME"] = f"bench_replay_{name}"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True,
-                                                  serialize=False)
-    try:
+    from bench.scratch import scratch_database
+
+    with scratch_database("replay"):
         run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

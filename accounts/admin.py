@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import AuditEntry, TradingAccount, User
 from accounts.services import user_tokens_revoke
+from nusatrade.admin_site import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -44,19 +45,10 @@ class TradingAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """The audit log, read-only: who did what, to which object, when and why."""
 
     list_display = ("at", "actor", "action", "target_type", "target_repr", "reason")
     list_filter = ("action", "target_type")
     search_fields = ("actor", "target_repr", "reason", "=target_id")
     date_hierarchy = "at"
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

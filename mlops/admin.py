@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 
 from mlops import services
 from mlops.models import FeatureSnapshot, MLModel, ModelAuditLog, ModelStatus, Prediction
+from nusatrade.admin_site import ReadOnlyAdmin
 from nusatrade.errors import NusaTradeError
 
 
@@ -20,16 +21,6 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
                              max_length=1000, help_text="Recorded in the model's audit log.")
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _pct(value: float | None) -> str:

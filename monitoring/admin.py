@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from monitoring.models import PerformanceSnapshot, RetrainingRequest
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from nusatrade.admin_site import ReadOnlyAdmin
 
 
 @admin.register(PerformanceSnapshot)
-class PerformanceSnapshotAdmin(_ReadOnly):
+class PerformanceSnapshotAdmin(ReadOnlyAdmin):
     list_display = ("date", "scope_key", "trades", "net_pnl", "win_rate_pct", "profit_factor",
                     "win_rate_p", "drifting")
     list_filter = ("date",)
@@ -46,7 +33,7 @@ class PerformanceSnapshotAdmin(_ReadOnly):
 
 
 @admin.register(RetrainingRequest)
-class RetrainingRequestAdmin(_ReadOnly):
+class RetrainingRequestAdmin(ReadOnlyAdmin):
     list_display = ("id", "model", "trigger", "status", "created_at", "decided_by",
                     "decided_at")
     list_filter = ("status", "trigger")

@@ -8,6 +8,7 @@ of django-otp's own per-device throttling.
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.utils.decorators import method_decorator
 from django_otp.admin import OTPAdminSite
 
@@ -23,3 +24,16 @@ class NusaTradeAdminSite(OTPAdminSite):
     def login(self, request, extra_context=None):
         return super().login(request, extra_context)
 
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services only (orders, signals, snapshots, audit entries...): viewable in
+    the admin, never added, changed or deleted by hand. The one base for such admins."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

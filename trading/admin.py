@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from nusatrade.admin_site import ReadOnlyAdmin
 from trading.admin_killswitch import KillSwitchAdmin
 from trading.models import (
     Deal,
@@ -27,18 +28,6 @@ class InstrumentAdmin(admin.ModelAdmin):
                     "pip_size", "profit_currency")
     search_fields = ("symbol",)
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by services: viewable, never added, changed or deleted by hand."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Signal)

@@ -9,18 +9,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from nusatrade.admin_site import ReadOnlyAdmin
 from trading.paper.models import PaperAccount, PaperDeal, PaperOrder, PaperPosition
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(PaperAccount)

@@ -39,7 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from accounts.models import Broker, TradingAccount, User
+from accounts.models import AccountStatus, Broker, TradingAccount, User
 from backtests.models import BacktestRun, RunStatus
 from mlops.models import MLModel, ModelStatus
 from nusatrade.errors import DataError, NusaTradeError
@@ -101,16 +101,20 @@ def readiness_run(model_id: int, *, start: date | None = None, days: int = 30, u
     held_out = _backtest(model, window.backtest_start, window.backtest_end, user=user,
                          sweep=True)
     account = _account_create(model, user)
-    say(f"Replay {window.days} day(s) from {window.replay_start} through the trading cycle on "
-        f"paper account #{account.pk} ({account.name})")
-    replay = _replay(account, window, say)
-    say(f"Backtest of the replay window with account #{account.pk}'s settings (agreement)")
-    twin = _backtest(model, window.replay_start, window.replay_end, user=user,
-                     account=account)
-    agreement = compare_trades(replay.trades, _run_trades(twin))
-    say(f"Reconciliation and performance tracker of account #{account.pk}")
-    reconciliation = _reconcile(account, replay, model)
-    tracker = _track(account, model, replay)
+    try:
+        say(f"Replay {window.days} day(s) from {window.replay_start} through the trading "
+            f"cycle on paper account #{account.pk} ({account.name})")
+        replay = _replay(account, window, say)
+        say(f"Backtest of the replay window with account #{account.pk}'s settings "
+            "(agreement)")
+        twin = _backtest(model, window.replay_start, window.replay_end, user=user,
+                         account=account)
+        agreement = compare_trades(replay.trades, _run_trades(twin))
+        say(f"Reconciliation and performance tracker of account #{account.pk}")
+        reconciliation = _reconcile(account, replay, model)
+        tracker = _track(account, model, replay)
+    finally:
+        _account_close(account)
     figures = collect_figures(held_out, replay.to_dict(), agreement, reconciliation, tracker,
                               lookahead, model)
     figures["activation"] = activation
@@ -287,6 +291,14 @@ def _account_create(model: MLModel, user: Any) -> TradingAccount:
     StrategySettings.objects.filter(account=account).update(
         symbol=model.instrument.symbol, timeframe=model.timeframe)
     return account
+
+
+def _account_close(account: TradingAccount) -> None:
+    """Close the run's paper account once the replay is over (or failed): the live cycle's
+    dispatcher trades every ACTIVE account at wall-clock time, and this one is a record of a
+    past window, not an account to trade. (It must be active while the replay runs: the order
+    gate refuses a paused or closed account.)"""
+    TradingAccount.objects.filter(pk=account.pk).update(status=AccountStatus.CLOSED)
 
 
 def _replay(account: TradingAccount, window: Window, say: Progress) -> Any:

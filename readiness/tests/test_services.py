@@ -55,6 +55,8 @@ def test_readiness_run_stores_a_verdict_consistent_with_its_runs(world):
         "win_rate", "profit_factor", "max_drawdown", "min_trades", "stop_conditions",
         "replay_agreement", "reconciliation", "lookahead", "deflated_sharpe", "pbo"}
     assert report.model_fingerprint == world.fingerprint
+    # The run's paper account is closed afterwards: the live dispatcher never trades it.
+    assert report.account.status == "closed"
     assert report.ran_by
     html = Path(report.report_path).read_text(encoding="utf-8")
     assert report.verdict in html and "<script" not in html and "<link" not in html

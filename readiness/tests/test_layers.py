@@ -17,7 +17,7 @@ def readiness_imports() -> set[tuple[str, str]]:
     found = set()
     for path in ROOT.rglob("*.py"):
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith(("readiness/", ".venv/", "var/")):
+        if rel.startswith(("readiness/", "bench/", ".venv/", "var/")):  # bench: top-level scripts
             continue
         for node in ast.walk(ast.parse(path.read_text(), filename=rel)):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import) else

@@ -126,3 +126,12 @@ def test_the_seed_thresholds_are_the_defaults():
     t = Thresholds()
     assert (t.min_win_rate, t.min_profit_factor, t.max_drawdown_pct) == (0.5, 1.5, 20.0)
     assert (t.min_trades, t.min_deflated_sharpe, t.max_pbo) == (30, 0.95, 0.5)
+
+
+def test_bad_thresholds_are_a_system_check_error(settings):
+    from readiness.checks import readiness_thresholds_check
+
+    assert readiness_thresholds_check() == []
+    settings.READINESS_THRESHOLDS = {"min_trade": 5}
+    [error] = readiness_thresholds_check()
+    assert error.id == "readiness.E001" and "unknown key(s) min_trade" in error.msg

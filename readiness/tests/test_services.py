@@ -75,3 +75,23 @@ def test_changed_fingerprint_is_refused_and_nothing_stored(world):
         readiness_run(world.pk, days=5)
     assert not ReadinessReport.objects.exists()
     assert not BacktestRun.objects.exists()
+
+
+def test_a_run_failing_after_the_replay_stores_no_report_and_closes_its_account(world,
+                                                                                 monkeypatch):
+    from accounts.models import TradingAccount
+    from readiness import services
+
+    real = services._backtest
+
+    def second_backtest_fails(*args, **kwargs):
+        if kwargs.get("account") is not None:
+            raise ReadinessRefused("backtest of the replay window refused: simulated")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_backtest", second_backtest_fails)
+    with pytest.raises(ReadinessRefused, match="simulated"):
+        readiness_run(world.pk, days=5)
+    assert not ReadinessReport.objects.exists()
+    account = TradingAccount.objects.get(name__startswith="readiness #")
+    assert account.status == "closed"   # never left for the live dispatcher to trade

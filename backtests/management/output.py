@@ -136,11 +136,15 @@ def retraining_text(run: BacktestRun) -> str:
                 f"Retraining every {record['every']} {'added' if verdict > 0 else 'lost'} "
                 f"{abs(verdict):,.2f} of net profit against the model as it is on this period.")
     return "\n".join([
-        f"Retraining every {record['every']} ({window}; labels purged "
-        f"{record['horizon']} bars + embargo {record['embargo']} bars before each segment; "
-        f"segment models {record['models']})", segments, "",
+        f"Retraining every {record['every']} ({window}; label horizon "
+        f"{_bars(record['horizon'])} purged + embargo {_bars(record['embargo'])} before each "
+        f"segment; segment models {record['models']})", segments, "",
         "Stitched out-of-sample result vs the model as it is (same bars, costs and rules)",
         totals, sentence])
+
+
+def _bars(count: int) -> str:
+    return f"{count} bar" if count == 1 else f"{count} bars"
 
 
 def _cell(value: Any, pattern: str) -> str:

@@ -287,9 +287,9 @@ def policy_text(record: dict[str, Any]) -> str:
     window = (f"sliding window of {record['train_length_used']}"
               if record["window"] == "sliding" else "expanding window from the champion's "
               "training start")
-    return (f"every {record['every']}, {window}; {len(record['segments'])} segments; labels "
-            f"purged ({record['horizon']} bars) + embargo {record['embargo']} bars; segment "
-            "models kept in memory, not registered")
+    return (f"every {record['every']}, {window}; {len(record['segments'])} segments; label "
+            f"horizon {record['horizon']} + embargo {record['embargo']} bars purged before "
+            "each; segment models kept in memory, not registered")
 
 
 def threshold_text(record: dict[str, Any]) -> str:

@@ -114,13 +114,16 @@ def test_stitched_result_is_the_one_engine_over_the_stitched_signals(model):
 
 def test_as_is_comparison_is_the_plain_backtest_of_the_same_period(model):
     data = json.loads(run_command("--model", str(model.pk), *PERIOD, "--retrain-every", "2M",
-                                  "--window", "expanding", "--json"))
+                                  "--window", "expanding", "--threshold", "0.55", "--json"))
     record = data["retraining"]
-    run_command("--model", str(model.pk), *PERIOD)
+    run_command("--model", str(model.pk), *PERIOD, "--threshold", "0.55")
     plain = BacktestRun.objects.exclude(pk=data["run"]).get()
     assert record["as_is"]["trades"] == plain.trade_count
     assert record["as_is"]["net_profit"] == float(plain.net_profit)
-    assert record["as_is"]["threshold"] == plain.threshold == model.threshold
+    assert record["as_is"]["threshold"] == plain.threshold == 0.55
+    # --threshold applies to every segment's model too.
+    assert {(s["threshold"], s["threshold_source"]) for s in record["segments"]} == {
+        (0.55, "the run's --threshold")}
     for key, value in record["difference"].items():
         if value is not None:
             assert value == pytest.approx(record["stitched"][key] - record["as_is"][key])

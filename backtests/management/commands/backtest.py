@@ -149,7 +149,8 @@ class Command(BaseCommand):
     help = ("Backtest a registered model on stored bars AFTER its training window (a period "
             "that overlaps the training window is refused). Spread and slippage are in pips. "
             "Prints the metrics table (and the sweep table with --sweep); --report writes the "
-            "HTML report.")
+            "HTML report. --retrain-every 3M: walk-forward retraining with the model's own "
+            "settings, stitched out-of-sample result next to the model as it is.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--model", type=int, required=True, metavar="ID")

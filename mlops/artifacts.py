@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,14 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def estimator_digest(estimator: Any) -> str:
+    """SHA-256 of a fitted estimator's state: equal for equal models, so it identifies a model
+    kept in memory (the retrain-every backtest's segment models) across runs. The state is
+    pickled only to be hashed, never loaded; skops bytes would not do (their member names are
+    object ids and the zip carries timestamps: two dumps of one model differ)."""
+    return hashlib.sha256(pickle.dumps(estimator, protocol=5)).hexdigest()
 
 
 def save_artifact(estimator: Any, manifest: dict[str, Any], directory: Path,

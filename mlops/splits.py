@@ -43,9 +43,17 @@ def resolve_embargo(horizon: int, embargo: int | None) -> int:
     return embargo
 
 
+def purged_train_end(test_start: int, horizon: int, embargo: int) -> int:
+    """The exclusive end of the training samples before a test window starting at index
+    ``test_start``: every training ``i`` satisfies ``i + horizon + embargo < test_start``, so
+    the last label reads bar ``test_start - embargo - 1`` at the latest (also used by the
+    retrain-every backtest's schedule, ``backtests.retraining``)."""
+    return test_start - horizon - embargo
+
+
 def _purged_train(train_start: int, test_start: int, horizon: int, embargo: int) -> np.ndarray:
     """Training indices in [train_start, test_start) minus the purge and embargo gap."""
-    end = test_start - horizon - embargo
+    end = purged_train_end(test_start, horizon, embargo)
     return np.arange(train_start, max(train_start, end), dtype=np.int64)
 
 

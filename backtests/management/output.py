@@ -84,7 +84,8 @@ def run_json(run: BacktestRun) -> dict[str, Any]:
             "net_profit": str(run.net_profit), "final_equity": str(run.final_equity),
             "metrics": run.metrics, "sweep": run.sweep_results, "trades": trades,
             "halts": run.metrics.get("halt_events", []),
-            "denied_by_rule": run.metrics.get("denied_by_rule", {})}
+            "denied_by_rule": run.metrics.get("denied_by_rule", {}),
+            **({"retraining": run.params["retrain"]} if run.params.get("retrain") else {})}
 
 
 def sweep_table(run: BacktestRun) -> str:
@@ -98,6 +99,52 @@ def sweep_table(run: BacktestRun) -> str:
     headers = [label for _, label, _ in SWEEP_COLUMNS] + [""]
     return ("Sweep: spread and slippage in pips, threshold of the HOLD gate; other settings "
             "as the run\n" + table(headers, rows))
+
+
+RETRAIN_TOTALS = (
+    ("trades", "trades", "{:,.0f}"), ("net_profit", "net profit", "{:,.2f}"),
+    ("return_pct", "return %", "{:.2f}"), ("win_rate", "win rate", "{:.1%}"),
+    ("profit_factor", "profit factor", "{:.2f}"), ("max_drawdown_pct", "max DD %", "{:.2f}"),
+    ("sharpe", "Sharpe", "{:.2f}"), ("expectancy", "exp./trade", "{:,.2f}"),
+    ("total_costs", "costs", "{:,.2f}"),
+)
+
+
+def retraining_text(run: BacktestRun) -> str:
+    """``backtest --retrain-every``: one row per segment (its training window, the window it
+    traded, its trades), then the stitched totals next to the model as it is."""
+    record = run.params["retrain"]
+    rows = []
+    for s in record["segments"]:
+        rows.append([s["segment"], f"{s['train_start'][:10]} .. {s['train_end'][:10]}",
+                     f"{s['trade_start'][:10]} .. {s['trade_end'][:10]}",
+                     _cell(s["trades"], "{:,.0f}"), _cell(s["net_profit"], "{:,.2f}"),
+                     _cell(s["win_rate"], "{:.1%}"), _cell(s["profit_factor"], "{:.2f}"),
+                     f"{s['threshold']:.2f}", s["model_sha256"][:12],
+                     _cell(s["as_is"]["net_profit"], "{:,.2f}")])
+    segments = table(["seg", "trained on", "traded", "trades", "net", "win rate", "PF",
+                      "threshold", "model sha256", "as-is net"], rows)
+    totals = table(["figure", "retrained", "as is", "difference"], [
+        [label, _cell(record["stitched"].get(key), pattern),
+         _cell(record["as_is"].get(key), pattern),
+         _cell(record["difference"].get(key), pattern)]
+        for key, label, pattern in RETRAIN_TOTALS])
+    window = (f"sliding window of {record['train_length_used']}" if record["window"] == "sliding"
+              else "expanding window from the model's training start")
+    verdict = record["difference"].get("net_profit")
+    sentence = ("" if verdict is None else
+                f"Retraining every {record['every']} {'added' if verdict > 0 else 'lost'} "
+                f"{abs(verdict):,.2f} of net profit against the model as it is on this period.")
+    return "\n".join([
+        f"Retraining every {record['every']} ({window}; label horizon "
+        f"{_bars(record['horizon'])} purged + embargo {_bars(record['embargo'])} before each "
+        f"segment; segment models {record['models']})", segments, "",
+        "Stitched out-of-sample result vs the model as it is (same bars, costs and rules)",
+        totals, sentence])
+
+
+def _bars(count: int) -> str:
+    return f"{count} bar" if count == 1 else f"{count} bars"
 
 
 def _cell(value: Any, pattern: str) -> str:

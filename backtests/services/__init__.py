@@ -1,5 +1,6 @@
 """Writes of the backtests app: create and execute runs (see ``runs``), and the rules and
-engine settings of a run (see ``params``). Import from ``backtests.services``."""
+engine settings of a run (see ``params``); a retrain-every run's walk-forward is
+``retraining`` (``backtest --retrain-every``). Import from ``backtests.services``."""
 
 from __future__ import annotations
 

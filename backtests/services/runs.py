@@ -30,9 +30,10 @@ from django.utils import timezone
 
 from backtests import evidence
 from backtests import signals as model_signals
-from backtests.engine import BacktestResult, prepare_bars, run_backtest
+from backtests.engine import BacktestConfig, BacktestResult, prepare_bars, run_backtest
 from backtests.engine.data import PRICE_COLUMNS, PreparedBars
 from backtests.models import BacktestReport, BacktestRun, BacktestTrade, RunStatus
+from backtests.retraining import RetrainPolicy
 from backtests.services import storage
 from backtests.services.params import (
     SWEEP_SLIPPAGE_PIPS,
@@ -106,11 +107,14 @@ def _validate_bars_exist(model: MLModel, start: date, end: date) -> None:
 
 def backtest_run_create(*, model: MLModel | int, start: date, end: date,
                         params: BacktestParams | None = None, user: Any = None,
-                        enqueue: bool = True, account: Any = None) -> BacktestRun:
+                        enqueue: bool = True, account: Any = None,
+                        retrain: RetrainPolicy | None = None) -> BacktestRun:
     """Validate, store a ``queued`` run and (``enqueue``) queue ``run_backtest`` once the
     transaction commits. DataError (the API's 400) when any rule fails. ``account`` (a
     paper trading account or its id): run with its strategy settings, risk policy and paper
-    costs instead of ``params``' (``backtests.services.account``)."""
+    costs instead of ``params``' (``backtests.services.account``). ``retrain``: a
+    retrain-every walk-forward (``backtests.services.retraining``) instead of the model as
+    it is."""
     params = params or BacktestParams()
     if not isinstance(model, MLModel):
         model = backtest_model_get(model)
@@ -121,6 +125,12 @@ def backtest_run_create(*, model: MLModel | int, start: date, end: date,
             account = backtest_account_get(account)
         params = account_params(account, model, params)
     backtest_request_check(model, start, end, params)
+    extra: dict[str, Any] = {}
+    if retrain is not None:
+        from backtests.services.retraining import retrain_request_check
+
+        retrain_request_check(model, start, end, params, retrain)
+        extra["retrain"] = retrain.to_dict()
     params = with_cost_defaults(params, model.instrument)
     run = BacktestRun.objects.create(
         model=model, account=account, start=start, end=end, spread_pips=params.spread_pips,
@@ -131,7 +141,7 @@ def backtest_run_create(*, model: MLModel | int, start: date, end: date,
         commission_per_lot=params.commission_per_lot,
         swap_long_per_lot=params.swap_long_per_lot, swap_short_per_lot=params.swap_short_per_lot,
         leverage=params.leverage, stop_out_level=params.stop_out_level,
-        params={"threshold_override": params.threshold is not None},
+        params={"threshold_override": params.threshold is not None, **extra},
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
     if enqueue:
@@ -223,21 +233,37 @@ class Outcome:
     evidence: dict[str, Any]
 
 
-def _compute(run: BacktestRun, feature_set: FeatureSet | None) -> Outcome:
-    model = run.model
-    params = run_params(run)
-    config = backtest_config_build(model, params)
+def engine_config(run: BacktestRun, params: BacktestParams) -> BacktestConfig:
+    """The engine settings of ``run``: its parameters, and its account's when it has one."""
+    config = backtest_config_build(run.model, params)
     if run.account_id is not None:
         from backtests.services.account import account_engine_fields
 
         config = replace(config, **account_engine_fields(run.account))
-    signals = model_signals.model_probabilities(model, run.start, run.end,
-                                                feature_set=feature_set)
+    return config
+
+
+def prepared_bars(signals: model_signals.ModelSignals, config: BacktestConfig) -> PreparedBars:
+    """The period's bars for the engine, with the stops' ATR warmed before the period."""
     # The spread is the run's fixed pips; the bars' own spread column (NaN when unknown) is
     # not used, so only prices go to the engine.
     prepared = prepare_bars(signals.bars.loc[:, list(PRICE_COLUMNS)])
     if config.uses_atr:  # warmed on the bars before the period, as the live cycle's ATR
         prepared.set_atr(config.atr_period, signals.atr(config.atr_period))
+    return prepared
+
+
+def _compute(run: BacktestRun, feature_set: FeatureSet | None) -> Outcome:
+    if run.params.get("retrain"):  # ``backtest --retrain-every``: a walk-forward of its own
+        from backtests.services.retraining import retrain_compute
+
+        return retrain_compute(run, feature_set)
+    model = run.model
+    params = run_params(run)
+    config = engine_config(run, params)
+    signals = model_signals.model_probabilities(model, run.start, run.end,
+                                                feature_set=feature_set)
+    prepared = prepared_bars(signals, config)
     decisions, confidence = signals.decisions(run.threshold)
     result = run_backtest(prepared, decisions, config, confidence=confidence)
     sweep_returns: list = []

@@ -87,3 +87,17 @@ def test_saving_refuses_an_estimator_with_unexpected_types(tmp_path: Path) -> No
     with pytest.raises(ArtifactError, match="outside TRUSTED_TYPES"):
         save_artifact({"x": Sneaky()}, {}, tmp_path, "m2")
     assert not (tmp_path / "m2.skops").exists()
+
+
+def test_estimator_digest_is_equal_for_equal_models_and_differs_otherwise(
+        fitted: RandomForestClassifier) -> None:
+    from mlops.artifacts import estimator_digest
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3))
+    y = np.where(X[:, 0] > 0, 1, -1)
+    again = RandomForestClassifier(10, random_state=0).fit(X, y)
+    other = RandomForestClassifier(10, random_state=1).fit(X, y)
+    assert estimator_digest(fitted) == estimator_digest(fitted) == estimator_digest(again)
+    assert estimator_digest(other) != estimator_digest(fitted)
+    assert len(estimator_digest(fitted)) == 64

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from argparse import ArgumentTypeError
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -12,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backtests.management import output
 from backtests.models import BacktestRun, RunStatus
+from backtests.retraining import Period, RetrainPolicy, parse_period
 from backtests.services import (
     BacktestParams,
     backtest_model_get,
@@ -36,6 +38,14 @@ def pips(text: str) -> Decimal:
 def money(text: str) -> Decimal:
     """An amount of money (may be negative: a swap charge)."""
     return pips(text)
+
+
+def period(text: str) -> Period:
+    """``3M``, ``6M``, ``1Y``, ``2W``, ``30D`` (``backtests.retraining.parse_period``)."""
+    try:
+        return parse_period(text)
+    except DataError as exc:
+        raise ArgumentTypeError(exc.reason) from None
 
 
 def day(text: str) -> date:
@@ -97,7 +107,8 @@ def params_from(options: dict[str, Any], sweep: bool) -> BacktestParams:
 
 
 def run_synchronously(model_id: int, start: date | None, end: date | None,
-                      params: BacktestParams, account_id: int | None = None) -> BacktestRun:
+                      params: BacktestParams, account_id: int | None = None,
+                      retrain: RetrainPolicy | None = None) -> BacktestRun:
     """Create and execute a run in this process (no worker), through the same services as
     the API and the admin. CommandError with the reason when refused or failed."""
     from marketdata.selectors import bars_range
@@ -109,7 +120,7 @@ def run_synchronously(model_id: int, start: date | None, end: date | None,
             last = bars_range(model.instrument.symbol, model.timeframe)[1]
             end = last.date() if last is not None else start
         run = backtest_run_create(model=model, start=start, end=end, params=params,
-                                  enqueue=False, account=account_id)
+                                  enqueue=False, account=account_id, retrain=retrain)
         run = backtest_run_execute(run.pk)
     except DataError as exc:
         raise CommandError(exc.reason) from exc
@@ -120,11 +131,26 @@ def run_synchronously(model_id: int, start: date | None, end: date | None,
     return run
 
 
+def retrain_policy(options: dict[str, Any]) -> RetrainPolicy | None:
+    """The ``--retrain-every`` policy, or None; CommandError for options that need it."""
+    if options["retrain_every"] is None:
+        for name in ("window", "train_length"):
+            if options[name] is not None:
+                raise CommandError(f"--{name.replace('_', '-')} needs --retrain-every")
+        return None
+    try:
+        return RetrainPolicy(options["retrain_every"], options["window"] or "sliding",
+                             options["train_length"])
+    except DataError as exc:
+        raise CommandError(exc.reason) from exc
+
+
 class Command(BaseCommand):
     help = ("Backtest a registered model on stored bars AFTER its training window (a period "
             "that overlaps the training window is refused). Spread and slippage are in pips. "
             "Prints the metrics table (and the sweep table with --sweep); --report writes the "
-            "HTML report.")
+            "HTML report. --retrain-every 3M: walk-forward retraining with the model's own "
+            "settings, stitched out-of-sample result next to the model as it is.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--model", type=int, required=True, metavar="ID")
@@ -146,6 +172,18 @@ class Command(BaseCommand):
                                  "pips x thresholds 0.50-0.70, printed as one table")
         parser.add_argument("--report", default=None, metavar="PATH",
                             help="write the self-contained HTML report to PATH")
+        parser.add_argument("--retrain-every", type=period, default=None, metavar="PERIOD",
+                            help="walk forward: retrain the model with its own settings every "
+                                 "PERIOD (30D, 2W, 3M, 1Y) on data ending before each segment, "
+                                 "trade the stitched signals, and compare with the model as "
+                                 "it is (no retraining) on the same period")
+        parser.add_argument("--window", choices=("sliding", "expanding"), default=None,
+                            help="with --retrain-every: train on the last --train-length of "
+                                 "data (sliding, the default) or on everything from the "
+                                 "model's training start (expanding)")
+        parser.add_argument("--train-length", type=period, default=None, metavar="PERIOD",
+                            help="with --retrain-every --window sliding: the training window "
+                                 "(default: the model's own training-window length)")
         parser.add_argument("--json", action="store_true",
                             help="print the run's metrics and closed trades as JSON (with "
                                  "deflated_sharpe and pbo) instead of the tables")
@@ -153,7 +191,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
         run = run_synchronously(options["model"], options["start"], options["end"],
-                                params_from(options, options["sweep"]), options["account"])
+                                params_from(options, options["sweep"]), options["account"],
+                                retrain_policy(options))
         if options["json"]:
             if options["report"]:
                 output.write_report(run, options["report"])
@@ -162,6 +201,9 @@ class Command(BaseCommand):
         self.stdout.write(output.summary(run))
         self.stdout.write("")
         self.stdout.write(output.metrics_table(run))
+        if run.params.get("retrain"):
+            self.stdout.write("")
+            self.stdout.write(output.retraining_text(run))
         if run.sweep_results:
             self.stdout.write("")
             self.stdout.write(output.sweep_table(run))

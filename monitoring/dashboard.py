@@ -12,18 +12,33 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.core.cache import cache
-from django.core.exceptions import FieldError
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from accounts.models import AccountStatus, TradingAccount
 from mlops.models import MLModel, ModelStatus
 from monitoring import selectors
-from monitoring.models import RetrainingRequest, RetrainingStatus
-from trading.models import KillSwitch, KillSwitchScope, Position, PositionStatus, Signal
+from monitoring.models import PerformanceSnapshot, RetrainingRequest, RetrainingStatus
+from trading.models import (
+    KillSwitch,
+    KillSwitchScope,
+    Position,
+    PositionStatus,
+    ReconciliationRun,
+    Signal,
+)
 
 logger = logging.getLogger(__name__)
 CHART_TTL = 24 * 3600
@@ -60,6 +75,26 @@ def _cached_chart(key_parts: tuple[Any, ...], draw: Any) -> str:
     return svg
 
 
+class EpochMicros(Func):
+    """A datetime column as microseconds since 1970-01-01 UTC (bigint), computed by the
+    database: exact, and far cheaper to load than a timezone-aware datetime per row."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection,
+                           template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint",
+                           **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC): whole seconds + the fraction.
+        # "%%%%" survives the template (-> %%) and the backend's placeholder rewrite (-> %).
+        template = ("(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) * 1000000 "
+                    "+ CAST(COALESCE(NULLIF(substr(%(expressions)s, 21, 6), ''), '0') "
+                    "AS INTEGER))")
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 @dataclass
 class Book:
     """Every closed position before ``now``, loaded once per page in closing order (one
@@ -76,16 +111,23 @@ class Book:
 
         from monitoring.tracker import Trades
 
-        rows = list(Position.objects.filter(status=PositionStatus.CLOSED, exit_time__lt=now)
-                    .order_by("exit_time", "id")
-                    .values_list("account_id", "model_id", "entry_time", "exit_time",
-                                 "net_pnl"))
-        trades = Trades(pd.DatetimeIndex(pd.to_datetime([r[2] for r in rows], utc=True)),
-                        pd.DatetimeIndex(pd.to_datetime([r[3] for r in rows], utc=True)),
-                        np.array([float(r[4]) for r in rows], dtype=np.float64))
-        return cls(np.array([r[0] for r in rows], dtype=np.int64),
-                   np.array([-1 if r[1] is None else r[1] for r in rows], dtype=np.int64),
-                   trades)
+        # Times come as integer microseconds and P/L as float8 from the database: parsing
+        # 10,000 datetimes and 5,000 Decimals row by row in Python was a third of the page.
+        # Both are exact (a bigint of microseconds; float8 of numeric(18,2) is the nearest
+        # double, as float(Decimal) is).
+        rows = (Position.objects.filter(status=PositionStatus.CLOSED, exit_time__lt=now)
+                .order_by("exit_time", "id")
+                .values_list("account_id", "model_id", EpochMicros("entry_time"),
+                             EpochMicros("exit_time"), Cast("net_pnl", FloatField())))
+        columns = list(zip(*rows, strict=True)) or [(), (), (), (), ()]
+        account, model, entry, exit_, net = columns
+        trades = Trades(pd.DatetimeIndex(pd.to_datetime(np.array(entry, dtype=np.int64),
+                                                        unit="us", utc=True)),
+                        pd.DatetimeIndex(pd.to_datetime(np.array(exit_, dtype=np.int64),
+                                                        unit="us", utc=True)),
+                        np.array(net, dtype=np.float64))
+        return cls(np.array(account, dtype=np.int64),
+                   np.array([-1 if m is None else m for m in model], dtype=np.int64), trades)
 
     def select(self, *, account_id: int | None = None, model_id: int | None = None) -> Any:
         import numpy as np
@@ -152,17 +194,20 @@ def _versus(model: MLModel, figures: dict[str, Any], snapshot: Any) -> dict[str,
     return tracker.json_safe(tracker.versus_backtest(figures, signals, expected))
 
 
-def last_reconciliation(account_id: int) -> Any:
-    """The account's last ``trading.ReconciliationRun`` (built in parallel by another
-    engineer), or None when the model or a run does not exist yet."""
-    try:
-        run_model = apps.get_model("trading", "ReconciliationRun")
-    except LookupError:
-        return None
-    try:
-        return run_model.objects.filter(account_id=account_id).order_by("-pk").first()
-    except FieldError:
-        return run_model.objects.order_by("-pk").first()
+def _account_panels(accounts: QuerySet[TradingAccount]) -> tuple[
+        list[TradingAccount], dict[int, PerformanceSnapshot], dict[int, ReconciliationRun]]:
+    """The active accounts with their latest account-wide snapshot and last finished
+    reconciliation run: three queries for any number of accounts (not two per card)."""
+    snapshot = (PerformanceSnapshot.objects.filter(account=OuterRef("pk"), model__isnull=True)
+                .order_by("-date").values("pk")[:1])
+    run = (ReconciliationRun.objects.filter(account=OuterRef("pk"), finished_at__isnull=False)
+           .order_by("-finished_at", "-pk").values("pk")[:1])
+    rows = list(accounts.annotate(snapshot_pk=Subquery(snapshot), run_pk=Subquery(run)))
+    snapshots = PerformanceSnapshot.objects.in_bulk(
+        [a.snapshot_pk for a in rows if a.snapshot_pk])
+    runs = ReconciliationRun.objects.in_bulk([a.run_pk for a in rows if a.run_pk])
+    return (rows, {a.pk: snapshots[a.snapshot_pk] for a in rows if a.snapshot_pk},
+            {a.pk: runs[a.run_pk] for a in rows if a.run_pk})
 
 
 def _open_positions() -> dict[tuple[str, int | None], list[Position]]:
@@ -198,16 +243,17 @@ def model_card(model: MLModel, now: datetime, switches: list[KillSwitch],
 
 
 def account_card(account: TradingAccount, now: datetime, switches: list[KillSwitch],
-                 positions: dict[Any, list[Position]], book: Book) -> Card:
+                 positions: dict[Any, list[Position]], book: Book,
+                 snapshot: PerformanceSnapshot | None = None,
+                 reconciliation: ReconciliationRun | None = None) -> Card:
     figures, charts = _figures_and_charts(book.select(account_id=account.pk),
                                           float(account.initial_balance), now,
                                           f"account:{account.pk}")
     mine = [s for s in switches
             if s.scope == KillSwitchScope.ACCOUNT and s.account_id == account.pk]
     return Card("account", account, f"Account #{account.pk} {account.name}", account.status,
-                mine, figures, {}, selectors.snapshots_latest(account_id=account.pk), charts,
-                positions.get(("account", account.pk), []),
-                {"reconciliation": last_reconciliation(account.pk)})
+                mine, figures, {}, snapshot, charts, positions.get(("account", account.pk), []),
+                {"reconciliation": reconciliation})
 
 
 def global_strip(now: datetime, switches: list[KillSwitch]) -> dict[str, Any]:
@@ -230,13 +276,15 @@ def dashboard_data(now: datetime | None = None) -> dict[str, Any]:
     book = Book.load(now)
     balances = dict(TradingAccount.objects.values_list("pk", "initial_balance"))
     models = MLModel.objects.filter(status=ModelStatus.ACTIVE).select_related("instrument")
-    accounts = TradingAccount.objects.filter(status=AccountStatus.ACTIVE).order_by("pk")
+    accounts, snapshots, runs = _account_panels(
+        TradingAccount.objects.filter(status=AccountStatus.ACTIVE).order_by("pk"))
     return {
         "now": now,
         "strip": global_strip(now, switches),
         "model_cards": [model_card(m, now, switches, positions, book, balances)
                         for m in models],
-        "account_cards": [account_card(a, now, switches, positions, book) for a in accounts],
+        "account_cards": [account_card(a, now, switches, positions, book, snapshots.get(a.pk),
+                                       runs.get(a.pk)) for a in accounts],
         "candidates": list(MLModel.objects.filter(status=ModelStatus.CANDIDATE)
                            .select_related("instrument")[:20]),
         "pending_retraining": list(RetrainingRequest.objects.filter(

@@ -58,3 +58,20 @@ def signal(acct: TradingAccount, mdl: MLModel, bar_time: datetime, decision: str
     return Signal.objects.create(account=acct, model=mdl, symbol="XAUUSD", timeframe="H1",
                                  bar_time=bar_time, decision=decision,
                                  probabilities=probabilities)
+
+
+def otp_client(username: str, roles: tuple[Role, ...], staff: bool = True) -> Any:
+    """A test client logged in through the real admin login: password + a valid TOTP."""
+    from django.test import Client
+    from django_otp.oath import TOTP
+
+    from accounts.services import totp_device_create
+
+    user = user_create(username, PASSWORD, roles=roles, staff=staff)
+    device = totp_device_create(user).device
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    client = Client()
+    client.post("/admin/login/?next=/admin/", {
+        "username": username, "password": PASSWORD, "otp_device": device.persistent_id,
+        "otp_token": f"{totp.token():0{device.digits}d}"})
+    return client

@@ -8,31 +8,18 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django_otp.oath import TOTP
 
 from accounts.models import AuditEntry, Role
-from accounts.services import totp_device_create, user_create
 from mlops.models import ModelStatus
 from monitoring.models import RetrainingRequest, RetrainingStatus
 from monitoring.tests import factories as f
+from monitoring.tests.factories import otp_client
 from trading.models import KillSwitch
 from trading.services.killswitches import kill_switch_engage
 
 pytestmark = pytest.mark.django_db
 PASSWORD = f.PASSWORD
 NOW = datetime.now(UTC)
-
-
-def otp_client(username: str, roles: tuple[Role, ...], staff: bool = True) -> Client:
-    """A client logged in through the real admin login: password + a valid TOTP token."""
-    user = user_create(username, PASSWORD, roles=roles, staff=staff)
-    device = totp_device_create(user).device
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    client = Client()
-    client.post("/admin/login/?next=/admin/", {
-        "username": username, "password": PASSWORD, "otp_device": device.persistent_id,
-        "otp_token": f"{totp.token():0{device.digits}d}"})
-    return client
 
 
 @pytest.fixture

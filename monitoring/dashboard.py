@@ -1,18 +1,18 @@
 """Selectors of the admin dashboard: everything one page load shows, in a constant number of
 queries per card. Live trade figures are computed on each load (the tracker's core on the
 closed positions, cheap); the hit-rate test and drift come from the latest daily snapshot
-(they need bars and the model's windows). Charts are cached by the data they draw."""
+(they need bars and the model's windows). Charts are drawn on each load too
+(``monitoring.charts``: a few ms each); they used to be cached in Redis because matplotlib took
+0.3 s each, but 52 cache round trips now cost more than drawing, and a cache outage cannot
+slow the page."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -40,8 +40,6 @@ from trading.models import (
     Signal,
 )
 
-logger = logging.getLogger(__name__)
-CHART_TTL = 24 * 3600
 SIGNAL_DAYS = 30
 
 
@@ -58,21 +56,6 @@ class Card:
     charts: dict[str, str]
     open_positions: list[Position]
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _cached_chart(key_parts: tuple[Any, ...], draw: Any) -> str:
-    key = "dash-chart:" + hashlib.sha256(repr(key_parts).encode()).hexdigest()[:32]
-    try:
-        svg = cache.get(key)
-    except Exception:  # a cache outage costs drawing time, never the page
-        svg = None
-    if svg is None:
-        svg = draw()
-        try:
-            cache.set(key, svg, CHART_TTL)
-        except Exception:
-            logger.warning("dashboard: chart cache unavailable")
-    return svg
 
 
 class EpochMicros(Func):
@@ -143,8 +126,8 @@ class Book:
         return {int(a) for a in set(self.account[self.model == model_id].tolist())}
 
 
-def _figures_and_charts(trades: Any, opening: float, now: datetime,
-                        key: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _figures_and_charts(trades: Any, opening: float,
+                        now: datetime) -> tuple[dict[str, Any], dict[str, str]]:
     import numpy as np
     import pandas as pd
 
@@ -153,15 +136,9 @@ def _figures_and_charts(trades: Any, opening: float, now: datetime,
     start = trades.entry.min() if len(trades) else pd.Timestamp(now)
     figures = tracker.json_safe(tracker.trade_figures(trades, opening=opening, start=start,
                                                       end=pd.Timestamp(now)))
-    stamp = (key, len(trades), str(trades.exit[-1]) if len(trades) else "",
-             float(trades.net.sum()), opening)
     balance = opening + np.cumsum(trades.net)
-    chart = {
-        "equity": _cached_chart(("equity", *stamp),
-                                lambda: charts.equity_svg(trades.exit, balance, opening)),
-        "rolling": _cached_chart(("rolling", *stamp), lambda: charts.rolling_svg(trades.net)),
-    }
-    return figures, chart
+    return figures, {"equity": charts.equity_svg(trades.exit, balance, opening),
+                     "rolling": charts.rolling_svg(trades.net)}
 
 
 def _signals_chart(model_id: int, now: datetime) -> str:
@@ -177,8 +154,7 @@ def _signals_chart(model_id: int, now: datetime) -> str:
     days = [str(d) for d, _, _ in per_day]
     traded = np.array([t - h for _, t, h in per_day], dtype=float)
     held = np.array([h for _, _, h in per_day], dtype=float)
-    return _cached_chart(("signals", model_id, tuple(per_day)),
-                         lambda: charts.signals_svg(days, traded, held))
+    return charts.signals_svg(days, traded, held)
 
 
 def _versus(model: MLModel, figures: dict[str, Any], snapshot: Any) -> dict[str, Any]:
@@ -229,8 +205,7 @@ def model_card(model: MLModel, now: datetime, switches: list[KillSwitch],
     # The model's capital: the initial balances of the accounts that traded it.
     opening = float(sum((balances.get(a, Decimal("0")) for a in book.accounts_of(model.pk)),
                         Decimal("0")))
-    figures, charts = _figures_and_charts(book.select(model_id=model.pk), opening, now,
-                                          f"model:{model.pk}")
+    figures, charts = _figures_and_charts(book.select(model_id=model.pk), opening, now)
     charts["signals"] = _signals_chart(model.pk, now)
     snapshot = selectors.snapshots_latest(model_id=model.pk)
     mine = [s for s in switches if s.scope == KillSwitchScope.MODEL and s.model_id == model.pk]
@@ -247,8 +222,7 @@ def account_card(account: TradingAccount, now: datetime, switches: list[KillSwit
                  snapshot: PerformanceSnapshot | None = None,
                  reconciliation: ReconciliationRun | None = None) -> Card:
     figures, charts = _figures_and_charts(book.select(account_id=account.pk),
-                                          float(account.initial_balance), now,
-                                          f"account:{account.pk}")
+                                          float(account.initial_balance), now)
     mine = [s for s in switches
             if s.scope == KillSwitchScope.ACCOUNT and s.account_id == account.pk]
     return Card("account", account, f"Account #{account.pk} {account.name}", account.status,

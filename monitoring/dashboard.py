@@ -30,7 +30,12 @@ from django.utils import timezone
 from accounts.models import AccountStatus, TradingAccount
 from mlops.models import MLModel, ModelStatus
 from monitoring import selectors
-from monitoring.models import PerformanceSnapshot, RetrainingRequest, RetrainingStatus
+from monitoring.models import (
+    PerformanceSnapshot,
+    RetrainingRequest,
+    RetrainingRun,
+    RetrainingStatus,
+)
 from trading.models import (
     KillSwitch,
     KillSwitchScope,
@@ -41,6 +46,7 @@ from trading.models import (
 )
 
 SIGNAL_DAYS = 30
+RUNS_SHOWN = 10  # latest champion/challenger runs on the page
 
 
 @dataclass
@@ -263,4 +269,6 @@ def dashboard_data(now: datetime | None = None) -> dict[str, Any]:
                            .select_related("instrument")[:20]),
         "pending_retraining": list(RetrainingRequest.objects.filter(
             status=RetrainingStatus.PENDING).select_related("model")),
+        "retraining_runs": list(RetrainingRun.objects.select_related("champion", "challenger")
+                                .order_by("-created_at", "-id")[:RUNS_SHOWN]),
     }

@@ -40,7 +40,9 @@ def seeded():
                                 model_id=m2.pk).switch
     request = RetrainingRequest.objects.create(model=m1, trigger="win_rate",
                                                evidence={"win_rate": 0.3})
-    return {"a": a, "b": b, "m1": m1, "m2": m2, "switch": switch, "request": request}
+    run = f.retraining_run(m1, f.model("rf", status=ModelStatus.CANDIDATE), "kept_champion")
+    return {"a": a, "b": b, "m1": m1, "m2": m2, "switch": switch, "request": request,
+            "run": run}
 
 
 @pytest.fixture
@@ -70,6 +72,10 @@ def _actions(s: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any], set
          {"model_id": s["m1"].pk, "start": "2025-07-01", "end": "2025-07-31",
           "reason": "matrix"}, {"admin", "ops"}),
         ("export", "get", "/admin/dashboard/trades.csv", {}, {"admin", "ops"}),
+        # The retraining runs the page lists and links to (read-only admin pages).
+        ("runs", "get", "/admin/monitoring/retrainingrun/", {}, {"admin", "ops"}),
+        ("run", "get", f"/admin/monitoring/retrainingrun/{s['run'].pk}/change/", {},
+         {"admin", "ops"}),
     ]
 
 
@@ -171,3 +177,7 @@ def test_the_page_shows_cards_charts_strip_and_refreshes(seeded, clients) -> Non
     assert "no reconciliation yet" in page or "Reconciliation:" in page
     assert "win_rate" in page  # the pending retraining request's trigger
     assert '<b id="open-positions">1</b>' in page
+    run = seeded["run"]
+    assert f'<tr data-decision="kept_champion"><td><a href="/admin/monitoring/retrainingrun/' \
+           f'{run.pk}/change/">#{run.pk}</a> model #{run.challenger_id} vs ' \
+           f'#{run.champion_id}' in page

@@ -104,7 +104,13 @@ def test_last_reconciliation_panel_shows_real_runs_clean_then_mismatch(alerts, s
     assert clean.status == ReconciliationStatus.CLEAN
     panel = _panel(admin.get("/admin/dashboard/").content.decode(), env.account.pk)
     assert 'data-status="clean"' in panel and 'class="recon-status ok">clean<' in panel
-    assert f"/admin/trading/reconciliationrun/{clean.pk}/change/" in panel
+    assert f"#{clean.pk}" in panel
+    # The link to the run's items only for whom the trading admin lets see it (a 403 else).
+    assert "/admin/trading/reconciliationrun/" not in panel
+    root = f.otp_client("root", (Role.ADMIN,), superuser=True)
+    link = f"/admin/trading/reconciliationrun/{clean.pk}/change/"
+    assert link in _panel(root.get("/admin/dashboard/").content.decode(), env.account.pk)
+    assert root.get(link).status_code == 200
     assert "1 open here, 1 at the broker" in panel and "0 findings" in panel
 
     position = Position.objects.get(opening_order=order)
@@ -116,7 +122,7 @@ def test_last_reconciliation_panel_shows_real_runs_clean_then_mismatch(alerts, s
     page = admin.get("/admin/dashboard/").content.decode()
     panel = _panel(page, env.account.pk)
     assert 'data-status="mismatch"' in panel and 'class="recon-status bad">mismatch<' in panel
-    assert f"/admin/trading/reconciliationrun/{mismatch.pk}/change/" in panel
+    assert f"#{mismatch.pk}" in panel
     assert "1 finding" in panel and '<span class="bad">1 unsafe</span>' in panel
     assert f"engaged kill switch #{mismatch.kill_switch_id}" in panel
     assert "no reconciliation yet" in _panel(page, other.pk)  # not another account's run

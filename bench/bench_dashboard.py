@@ -16,8 +16,8 @@ open position per account, an engaged switch, and a daily snapshot. Measures the
 * old: the same cold load with the matplotlib renderer the page used before
   (``bench/dashboard_matplotlib.py`` swapped in), so the speed-up is measured in the same run;
 * fresh process: the first load of ``--fresh`` new processes each (lazy imports, template
-  compilation, a new connection), new and old renderer, and new after importing the heavy
-  modules first (what a web worker could do at boot: :func:`preimport`);
+  compilation, a new connection), new and old renderer, and new after
+  ``monitoring.dashboard.warm_up`` (what a gunicorn worker runs at boot);
 * baseline: the admin index page, same request path, same run.
 
 The machine is shared: the load average is printed at the start and the end.
@@ -148,29 +148,16 @@ def page(user: object) -> None:
     assert response.status_code == 200 and b'class="chart"><svg' in response.content
 
 
-def preimport() -> None:
-    """What a web worker could do once at boot (e.g. gunicorn's ``post_worker_init``): import
-    the dashboard's heavy modules (pandas, numba via backtests.metrics) and load the numba
-    kernels from their on-disk cache with a three-trade call."""
-    import numpy as np
-    import pandas as pd
-
-    from monitoring import charts, dashboard, tracker  # noqa: F401
-
-    now = pd.Timestamp("2026-01-05", tz="UTC")
-    trades = tracker.Trades(pd.DatetimeIndex([now] * 3), pd.DatetimeIndex([now] * 3),
-                            np.array([1.0, -1.0, 2.0]))
-    tracker.trade_figures(trades, opening=100.0, start=now, end=now + pd.Timedelta(days=1))
-
-
 def first_load(old: bool, warm: bool) -> None:
     """Child process: time the first dashboard load of a fresh process (lazy imports, template
     compilation, the first connection included) on the already seeded database; print ms.
-    ``warm``: after :func:`preimport` (not timed)."""
+    ``warm``: after ``monitoring.dashboard.warm_up`` (not timed), as a gunicorn worker does."""
     from accounts.models import User
 
     if warm:
-        preimport()
+        from monitoring.dashboard import warm_up
+
+        warm_up()
     user = User.objects.get(username="benchadmin")
     t0 = time.perf_counter()
     if old:
@@ -245,7 +232,7 @@ def run(args: argparse.Namespace) -> None:
             ("dashboard, repeat load (warm)", "warm", old_cold),
             ("OLD renderer, first load of a fresh process", "old_fresh", old_fresh),
             ("dashboard, first load of a fresh process", "fresh", old_fresh),
-            ("dashboard, first load after the modules were imported at boot", "fresh_warm",
+            ("dashboard, first load of a worker warmed up at boot", "fresh_warm",
              old_fresh)]
     for label, key, old in rows:
         times, queries = results[key]

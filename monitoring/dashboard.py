@@ -272,3 +272,21 @@ def dashboard_data(now: datetime | None = None) -> dict[str, Any]:
         "retraining_runs": list(RetrainingRun.objects.select_related("champion", "challenger")
                                 .order_by("-created_at", "-id")[:RUNS_SHOWN]),
     }
+
+
+def warm_up() -> None:
+    """Import what a process's first dashboard load would (pandas; numba through
+    ``backtests.metrics``; the charts) and load the numba kernels from their on-disk cache
+    with a three-trade call. A web worker runs it once at boot (``post_worker_init`` in
+    deploy/gunicorn.conf.py): the first load of a fresh worker took 2.6 s, most of it these
+    imports, instead of the 0.3-0.6 s of the others (docs/BENCHMARKS.md)."""
+    import numpy as np
+    import pandas as pd
+
+    from monitoring import charts, tracker
+
+    day = pd.Timestamp("2026-01-05", tz="UTC")
+    trades = tracker.Trades(pd.DatetimeIndex([day] * 3), pd.DatetimeIndex([day] * 3),
+                            np.array([1.0, -1.0, 2.0]))
+    tracker.trade_figures(trades, opening=100.0, start=day, end=day + pd.Timedelta(days=1))
+    charts.equity_svg(np.arange(3), np.array([101.0, 100.0, 102.0]), 100.0)

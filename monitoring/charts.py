@@ -12,6 +12,8 @@ from monitoring.svg import Plot, nice_ticks, reduce
 
 BLUE, ORANGE, RED, GREY = "#1f5fa8", "#e67e22", "#c0392b", "#bdc3c7"
 PF_CAP = 5.0
+# Shapes carry "chart-" classes: the card's figure cells use .win-rate, .trades... and a page
+# selector must find one element, not the cell and a line of the same name.
 
 
 def _index_ticks(n: int) -> list[tuple[float, str]]:
@@ -32,8 +34,8 @@ def equity_svg(times: np.ndarray, balance: np.ndarray, opening: float) -> str:
     sy = plot.y_axis(float(min(y.min(), opening)), float(max(peak.max(), opening)))
     sx = plot.x_scale(0, max(len(balance) - 1, 1))
     plot.x_axis(_index_ticks(len(balance)), sx, "trade #")
-    plot.band(x, y, peak, sx, sy, RED, css="drawdown")
-    plot.line(x, y, sx, sy, BLUE, css="equity")
+    plot.band(x, y, peak, sx, sy, RED, css="chart-drawdown")
+    plot.line(x, y, sx, sy, BLUE, css="chart-equity")
     plot.legend([("balance", BLUE), ("drawdown", RED)])
     return plot.render()
 
@@ -62,8 +64,8 @@ def rolling_svg(net: np.ndarray, window: int = 20) -> str:
     ticks = [(t, f"{int(t)}") for t in nice_ticks(float(x[0]), float(x[-1]), 6)
              if x[0] <= t <= x[-1]]
     plot.x_axis(ticks, sx, "trade #")
-    plot.line(xs, ws, sx, left, BLUE, css="win-rate")
-    plot.line(xp, pfs, sx, right, ORANGE, css="profit-factor")
+    plot.line(xs, ws, sx, left, BLUE, css="chart-win-rate")
+    plot.line(xp, pfs, sx, right, ORANGE, css="chart-profit-factor")
     plot.legend([("win %", BLUE), ("PF", ORANGE)])
     return plot.render()
 
@@ -78,10 +80,11 @@ def signals_svg(days: list[str], traded: np.ndarray, held: np.ndarray) -> str:
     held = np.asarray(held, dtype=np.float64)
     x = np.arange(len(days), dtype=np.float64)
     sx = plot.x_scale(-0.5, len(days) - 0.5)
-    sy = plot.y_axis(0.0, float(max((traded + held).max(), 1.0)))
+    # At least 0..4 so the ticks of these counts are whole numbers (a step of 1 or more).
+    sy = plot.y_axis(0.0, float(max((traded + held).max(), 4.0)))
     step = max(1, len(days) // 6)
     plot.x_axis([(float(i), days[i][5:]) for i in range(0, len(days), step)], sx)
-    plot.bars(x, np.zeros_like(traded), traded, sx, sy, BLUE, 0.8, css="traded")
-    plot.bars(x, traded, held, sx, sy, GREY, 0.8, css="held")
+    plot.bars(x, np.zeros_like(traded), traded, sx, sy, BLUE, 0.8, css="chart-traded")
+    plot.bars(x, traded, held, sx, sy, GREY, 0.8, css="chart-held")
     plot.legend([("BUY/SELL", BLUE), ("HOLD", GREY)])
     return plot.render()

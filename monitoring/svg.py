@@ -220,7 +220,7 @@ class Plot:
         self.parts.append(f'<path d="M{self.right},{self.top}V{self.bottom}" stroke="{GRID}" '
                           f'stroke-width="0.6" fill="none"/>')
         self.text((self.left + self.right) / 2, (self.top + self.bottom) / 2 - 4, message,
-                  anchor="middle", size=10, css="empty")
+                  anchor="middle", size=10, css="chart-empty")
 
     def render(self) -> str:
         head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} '

@@ -70,8 +70,8 @@ def test_reduce_keeps_every_bucket_extreme_in_order() -> None:
 def test_equity_chart_draws_balance_and_drawdown_inside_the_plot() -> None:
     net = np.array([10.0, -30.0, 5.0, 40.0, -5.0])
     root = parse(charts.equity_svg(np.arange(5), 1_000 + np.cumsum(net), 1_000.0))
-    line = coordinates(root, "equity")
-    band = coordinates(root, "drawdown")
+    line = coordinates(root, "chart-equity")
+    band = coordinates(root, "chart-drawdown")
     assert len(line) == 5 and len(band) == 10
     plot = svg.Plot("x")
     for pts in (line, band):
@@ -84,14 +84,14 @@ def test_equity_chart_draws_balance_and_drawdown_inside_the_plot() -> None:
 def test_a_year_of_trades_is_reduced_to_the_plot_width() -> None:
     net = np.random.default_rng(3).normal(1, 10, 5_000)
     root = parse(charts.equity_svg(np.arange(5_000), 10_000 + np.cumsum(net), 10_000.0))
-    assert len(coordinates(root, "equity")) <= svg.Plot("x").pixels
+    assert len(coordinates(root, "chart-equity")) <= svg.Plot("x").pixels
 
 
 def test_rolling_chart_caps_profit_factor_and_keeps_win_rate() -> None:
     net = np.array([5.0] * 20 + [-5.0] * 10)  # first window has no loss: PF drawn at the cap
     root = parse(charts.rolling_svg(net, window=20))
-    assert len(coordinates(root, "win-rate")) == 11
-    pf = coordinates(root, "profit-factor")
+    assert len(coordinates(root, "chart-win-rate")) == 11
+    pf = coordinates(root, "chart-profit-factor")
     assert pf[0, 1] == pf[:, 1].min()  # the highest PF (the cap) is the first point
     texts = [t.text for t in root.iter(f"{NS}text")]
     assert "win %" in texts and "PF" in texts
@@ -100,8 +100,8 @@ def test_rolling_chart_caps_profit_factor_and_keeps_win_rate() -> None:
 def test_signals_chart_stacks_hold_on_top() -> None:
     days = ["2026-11-01", "2026-11-02"]
     root = parse(charts.signals_svg(days, np.array([3.0, 0.0]), np.array([1.0, 2.0])))
-    traded = next(p for p in root.iter(f"{NS}path") if p.get("class") == "traded").get("d")
-    held = next(p for p in root.iter(f"{NS}path") if p.get("class") == "held").get("d")
+    traded = next(p for p in root.iter(f"{NS}path") if p.get("class") == "chart-traded").get("d")
+    held = next(p for p in root.iter(f"{NS}path") if p.get("class") == "chart-held").get("d")
     assert traded.count("Z") == 1 and held.count("Z") == 2  # a zero bar is not drawn
     assert "11-01" in [t.text for t in root.iter(f"{NS}text")]
 
@@ -113,5 +113,5 @@ def test_signals_chart_stacks_hold_on_top() -> None:
 ])
 def test_empty_charts_say_why(markup: str, message: str) -> None:
     root = parse(markup)
-    assert [t.text for t in root.iter(f"{NS}text") if t.get("class") == "empty"] == [message]
+    assert [t.text for t in root.iter(f"{NS}text") if t.get("class") == "chart-empty"] == [message]
     assert len(list(root.iter(f"{NS}path"))) >= 3  # a frame, not a blank box

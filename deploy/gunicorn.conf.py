@@ -22,3 +22,14 @@ def child_exit(server, worker) -> None:
     from nusatrade.metrics import process_exited
 
     process_exited(worker.pid)
+
+
+def post_worker_init(worker) -> None:
+    """Import the dashboard's heavy modules once per worker (pandas, numba kernels), so the
+    first /admin/dashboard/ of a fresh or recycled worker is not 2 s of imports."""
+    try:
+        from monitoring.dashboard import warm_up
+
+        warm_up()
+    except Exception:  # a failed warm-up costs the first page its imports, never the worker
+        worker.log.exception("dashboard warm-up failed")

@@ -1,10 +1,14 @@
-"""Read-only admin of the snapshots and retraining requests (decisions: the dashboard)."""
+"""Read-only admin of the snapshots, retraining requests and runs (decisions: the dashboard)."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from monitoring.models import PerformanceSnapshot, RetrainingRequest
+from django.contrib import admin
+from django.http import HttpRequest
+
+from monitoring import permissions
+from monitoring.models import PerformanceSnapshot, RetrainingRequest, RetrainingRun
 from nusatrade.admin_site import ReadOnlyAdmin
 
 
@@ -38,3 +42,27 @@ class RetrainingRequestAdmin(ReadOnlyAdmin):
                     "decided_at")
     list_filter = ("status", "trigger")
     list_select_related = ("model",)
+
+
+@admin.register(RetrainingRun)
+class RetrainingRunAdmin(ReadOnlyAdmin):
+    """Champion/challenger runs; ``pending_check``: approved, the look-ahead check and the
+    switch are queued on the training queue (then ``promoted`` or ``refused``)."""
+
+    list_display = ("id", "champion", "challenger", "state", "window_start", "window_end",
+                    "created_at", "promoted_at")
+    list_filter = ("decision",)
+    list_select_related = ("champion", "challenger")
+
+    @admin.display(description="decision", ordering="decision")
+    def state(self, obj: RetrainingRun) -> str:
+        return obj.decision.replace("_", " ")
+
+    # The dashboard links here: whoever may view the dashboard (admins, ops) may view runs.
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return permissions.allowed(request.user, "view") or super().has_module_permission(
+            request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return permissions.allowed(request.user, "view") or super().has_view_permission(
+            request, obj)

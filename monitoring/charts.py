@@ -1,108 +1,90 @@
-"""The dashboard's charts: small inline SVGs drawn server-side with matplotlib (Figure objects,
-no pyplot: safe in web workers; imported lazily so start-up stays light). Each function takes
-plain arrays and returns ``<svg ...>`` markup; long series are reduced to ``MAX_POINTS``
-min/max buckets so a year of trades draws as fast as a week and keeps its worst dip."""
+"""The dashboard's charts: small inline SVGs written by ``monitoring.svg`` (pure: no Django;
+about a millisecond each, where matplotlib took 0.2-0.35 s: docs/BENCHMARKS.md). Each function
+takes plain arrays and returns ``<svg ...>`` markup; long series are reduced to two points per
+pixel column (min and max), so a year of trades draws as fast as a week and keeps its worst
+dip. The page's figures never come from here: these only draw them."""
 
 from __future__ import annotations
 
-import io
-import itertools
-from typing import Any
-
 import numpy as np
 
-MAX_POINTS = 400
-SIZE = (4.2, 1.6)
+from monitoring.svg import Plot, nice_ticks, reduce
+
+BLUE, ORANGE, RED, GREY = "#1f5fa8", "#e67e22", "#c0392b", "#bdc3c7"
+PF_CAP = 5.0
+# Shapes carry "chart-" classes: the card's figure cells use .win-rate, .trades... and a page
+# selector must find one element, not the cell and a line of the same name.
 
 
-def _figure(title: str) -> tuple[Any, Any]:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=SIZE, dpi=72)
-    ax = fig.add_subplot()
-    ax.set_title(title, fontsize=8, loc="left")
-    ax.tick_params(labelsize=6)
-    ax.grid(True, linewidth=0.3)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    return fig, ax
-
-
-def _svg(fig: Any) -> str:
-    import matplotlib
-
-    # Fixed margins: tight_layout draws the figure once more just to measure it (about half
-    # the cost of a chart here).
-    fig.subplots_adjust(left=0.13, right=0.88, bottom=0.2, top=0.86)
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": "nusatrade", "svg.fonttype": "none"}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    markup = buffer.getvalue()
-    return markup[markup.index("<svg"):]
-
-
-def reduce(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``MAX_POINTS`` points: each bucket's min and max, in order."""
-    if len(y) <= MAX_POINTS:
-        return x, y
-    edges = np.linspace(0, len(y), MAX_POINTS // 2 + 1).astype(int)
-    keep: list[int] = []
-    for a, b in itertools.pairwise(edges):
-        if b > a:
-            pair = sorted({a + int(np.argmin(y[a:b])), a + int(np.argmax(y[a:b]))})
-            keep.extend(pair)
-    idx = np.array(keep)
-    return x[idx], y[idx]
+def _index_ticks(n: int) -> list[tuple[float, str]]:
+    """x ticks of "trade #" (1-based, as a person counts them) over ``n`` points."""
+    return [(t, f"{int(t) + 1}") for t in nice_ticks(0, max(n - 1, 1), 6) if 0 <= t <= n - 1]
 
 
 def equity_svg(times: np.ndarray, balance: np.ndarray, opening: float) -> str:
     """Balance after each closed trade, with the drawdown below its running peak shaded."""
-    fig, ax = _figure("equity (closed trades) and drawdown")
-    if len(balance):
-        x, y = reduce(np.arange(len(balance)), balance)
-        peak = np.maximum.accumulate(np.concatenate(([opening], balance)))[1:][x]
-        ax.plot(x, y, linewidth=0.9, color="#1f5fa8")
-        ax.fill_between(x, y, peak, color="#c0392b", alpha=0.3, linewidth=0)
-        ax.set_xlabel("trade #", fontsize=6)
-    else:
-        ax.text(0.5, 0.5, "no closed trades yet", ha="center", va="center", fontsize=8,
-                transform=ax.transAxes)
-    return _svg(fig)
+    plot = Plot("equity (closed trades) and drawdown")
+    if not len(balance):
+        plot.empty("no closed trades yet")
+        return plot.render()
+    balance = np.asarray(balance, dtype=np.float64)
+    peak_all = np.maximum.accumulate(np.concatenate(([opening], balance)))[1:]
+    x, y = reduce(np.arange(len(balance)), balance, plot.pixels)
+    peak = peak_all[x]
+    sy = plot.y_axis(float(min(y.min(), opening)), float(max(peak.max(), opening)))
+    sx = plot.x_scale(0, max(len(balance) - 1, 1))
+    plot.x_axis(_index_ticks(len(balance)), sx, "trade #")
+    plot.band(x, y, peak, sx, sy, RED, css="chart-drawdown")
+    plot.line(x, y, sx, sy, BLUE, css="chart-equity")
+    plot.legend([("balance", BLUE), ("drawdown", RED)])
+    return plot.render()
 
 
 def rolling_svg(net: np.ndarray, window: int = 20) -> str:
-    """Rolling win rate (left axis, %) and profit factor (right axis) over ``window`` trades."""
-    fig, ax = _figure(f"rolling {window}-trade win rate and profit factor")
-    if len(net) >= window:
-        wins = np.convolve(net > 0, np.ones(window), "valid") / window * 100
-        gains = np.convolve(np.where(net > 0, net, 0), np.ones(window), "valid")
-        losses = np.convolve(np.where(net <= 0, -net, 0), np.ones(window), "valid")
-        pf = np.where(losses > 0, gains / np.where(losses > 0, losses, 1), np.nan)
-        x = np.arange(window, len(net) + 1)
-        xs, ws = reduce(x, wins)
-        ax.plot(xs, ws, linewidth=0.9, color="#1f5fa8")
-        ax.set_ylabel("win %", fontsize=6)
-        right = ax.twinx()
-        right.tick_params(labelsize=6)
-        xp, pfs = reduce(x, np.clip(pf, 0, 5))
-        right.plot(xp, pfs, linewidth=0.9, color="#e67e22")
-        right.set_ylabel("PF", fontsize=6)
-    else:
-        ax.text(0.5, 0.5, f"fewer than {window} trades", ha="center", va="center",
-                fontsize=8, transform=ax.transAxes)
-    return _svg(fig)
+    """Rolling win rate (left axis, %) and profit factor (right axis, capped at 5: a window
+    without a losing trade draws at the cap) over ``window`` trades."""
+    plot = Plot(f"rolling {window}-trade win rate and profit factor")
+    net = np.asarray(net, dtype=np.float64)
+    if len(net) < window:
+        plot.empty(f"fewer than {window} trades")
+        return plot.render()
+    ones = np.ones(window)
+    wins = np.convolve(net > 0, ones, "valid") / window * 100
+    gains = np.convolve(np.where(net > 0, net, 0), ones, "valid")
+    losses = np.convolve(np.where(net <= 0, -net, 0), ones, "valid")
+    pf = np.clip(np.where(losses > 0, gains / np.where(losses > 0, losses, 1), np.inf),
+                 0, PF_CAP)
+    x = np.arange(window, len(net) + 1)
+    sx = plot.x_scale(float(x[0]), float(x[-1]))
+    xs, ws = reduce(x, wins, plot.pixels)
+    xp, pfs = reduce(x, pf, plot.pixels)
+    left = plot.y_axis(float(ws.min()), float(ws.max()), label="win %")
+    right = plot.y_axis(0.0, float(max(pfs.max(), 1.0)), side="right", label="PF",
+                        grid=False)
+    ticks = [(t, f"{int(t)}") for t in nice_ticks(float(x[0]), float(x[-1]), 6)
+             if x[0] <= t <= x[-1]]
+    plot.x_axis(ticks, sx, "trade #")
+    plot.line(xs, ws, sx, left, BLUE, css="chart-win-rate")
+    plot.line(xp, pfs, sx, right, ORANGE, css="chart-profit-factor")
+    plot.legend([("win %", BLUE), ("PF", ORANGE)])
+    return plot.render()
 
 
 def signals_svg(days: list[str], traded: np.ndarray, held: np.ndarray) -> str:
     """Signals per day, BUY/SELL stacked under HOLD (the HOLD share is the top part)."""
-    fig, ax = _figure("signals per day (HOLD on top)")
-    if len(days):
-        x = np.arange(len(days))
-        ax.bar(x, traded, color="#1f5fa8", width=0.8, label="BUY/SELL")
-        ax.bar(x, held, bottom=traded, color="#bdc3c7", width=0.8, label="HOLD")
-        step = max(1, len(days) // 6)
-        ax.set_xticks(x[::step], [d[5:] for d in days[::step]])
-    else:
-        ax.text(0.5, 0.5, "no signals", ha="center", va="center", fontsize=8,
-                transform=ax.transAxes)
-    return _svg(fig)
+    plot = Plot("signals per day (HOLD on top)")
+    if not len(days):
+        plot.empty("no signals")
+        return plot.render()
+    traded = np.asarray(traded, dtype=np.float64)
+    held = np.asarray(held, dtype=np.float64)
+    x = np.arange(len(days), dtype=np.float64)
+    sx = plot.x_scale(-0.5, len(days) - 0.5)
+    # At least 0..4 so the ticks of these counts are whole numbers (a step of 1 or more).
+    sy = plot.y_axis(0.0, float(max((traded + held).max(), 4.0)))
+    step = max(1, len(days) // 6)
+    plot.x_axis([(float(i), days[i][5:]) for i in range(0, len(days), step)], sx)
+    plot.bars(x, np.zeros_like(traded), traded, sx, sy, BLUE, 0.8, css="chart-traded")
+    plot.bars(x, traded, held, sx, sy, GREY, 0.8, css="chart-held")
+    plot.legend([("BUY/SELL", BLUE), ("HOLD", GREY)])
+    return plot.render()

@@ -1,33 +1,52 @@
 """Selectors of the admin dashboard: everything one page load shows, in a constant number of
 queries per card. Live trade figures are computed on each load (the tracker's core on the
 closed positions, cheap); the hit-rate test and drift come from the latest daily snapshot
-(they need bars and the model's windows). Charts are cached by the data they draw."""
+(they need bars and the model's windows). Charts are drawn on each load too
+(``monitoring.charts``: a few ms each); they used to be cached in Redis because matplotlib took
+0.3 s each, but 52 cache round trips now cost more than drawing, and a cache outage cannot
+slow the page."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
-from django.core.cache import cache
-from django.core.exceptions import FieldError
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from accounts.models import AccountStatus, TradingAccount
 from mlops.models import MLModel, ModelStatus
 from monitoring import selectors
-from monitoring.models import RetrainingRequest, RetrainingStatus
-from trading.models import KillSwitch, KillSwitchScope, Position, PositionStatus, Signal
+from monitoring.models import (
+    PerformanceSnapshot,
+    RetrainingRequest,
+    RetrainingRun,
+    RetrainingStatus,
+)
+from trading.models import (
+    KillSwitch,
+    KillSwitchScope,
+    Position,
+    PositionStatus,
+    ReconciliationRun,
+    Signal,
+)
 
-logger = logging.getLogger(__name__)
-CHART_TTL = 24 * 3600
 SIGNAL_DAYS = 30
+RUNS_SHOWN = 10  # latest champion/challenger runs on the page
 
 
 @dataclass
@@ -45,19 +64,24 @@ class Card:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _cached_chart(key_parts: tuple[Any, ...], draw: Any) -> str:
-    key = "dash-chart:" + hashlib.sha256(repr(key_parts).encode()).hexdigest()[:32]
-    try:
-        svg = cache.get(key)
-    except Exception:  # a cache outage costs drawing time, never the page
-        svg = None
-    if svg is None:
-        svg = draw()
-        try:
-            cache.set(key, svg, CHART_TTL)
-        except Exception:
-            logger.warning("dashboard: chart cache unavailable")
-    return svg
+class EpochMicros(Func):
+    """A datetime column as microseconds since 1970-01-01 UTC (bigint), computed by the
+    database: exact, and far cheaper to load than a timezone-aware datetime per row."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection,
+                           template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint",
+                           **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC): whole seconds + the fraction.
+        # "%%%%" survives the template (-> %%) and the backend's placeholder rewrite (-> %).
+        template = ("(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) * 1000000 "
+                    "+ CAST(COALESCE(NULLIF(substr(%(expressions)s, 21, 6), ''), '0') "
+                    "AS INTEGER))")
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 @dataclass
@@ -76,16 +100,23 @@ class Book:
 
         from monitoring.tracker import Trades
 
-        rows = list(Position.objects.filter(status=PositionStatus.CLOSED, exit_time__lt=now)
-                    .order_by("exit_time", "id")
-                    .values_list("account_id", "model_id", "entry_time", "exit_time",
-                                 "net_pnl"))
-        trades = Trades(pd.DatetimeIndex(pd.to_datetime([r[2] for r in rows], utc=True)),
-                        pd.DatetimeIndex(pd.to_datetime([r[3] for r in rows], utc=True)),
-                        np.array([float(r[4]) for r in rows], dtype=np.float64))
-        return cls(np.array([r[0] for r in rows], dtype=np.int64),
-                   np.array([-1 if r[1] is None else r[1] for r in rows], dtype=np.int64),
-                   trades)
+        # Times come as integer microseconds and P/L as float8 from the database: parsing
+        # 10,000 datetimes and 5,000 Decimals row by row in Python was a third of the page.
+        # Both are exact (a bigint of microseconds; float8 of numeric(18,2) is the nearest
+        # double, as float(Decimal) is).
+        rows = (Position.objects.filter(status=PositionStatus.CLOSED, exit_time__lt=now)
+                .order_by("exit_time", "id")
+                .values_list("account_id", "model_id", EpochMicros("entry_time"),
+                             EpochMicros("exit_time"), Cast("net_pnl", FloatField())))
+        columns = list(zip(*rows, strict=True)) or [(), (), (), (), ()]
+        account, model, entry, exit_, net = columns
+        trades = Trades(pd.DatetimeIndex(pd.to_datetime(np.array(entry, dtype=np.int64),
+                                                        unit="us", utc=True)),
+                        pd.DatetimeIndex(pd.to_datetime(np.array(exit_, dtype=np.int64),
+                                                        unit="us", utc=True)),
+                        np.array(net, dtype=np.float64))
+        return cls(np.array(account, dtype=np.int64),
+                   np.array([-1 if m is None else m for m in model], dtype=np.int64), trades)
 
     def select(self, *, account_id: int | None = None, model_id: int | None = None) -> Any:
         import numpy as np
@@ -101,8 +132,8 @@ class Book:
         return {int(a) for a in set(self.account[self.model == model_id].tolist())}
 
 
-def _figures_and_charts(trades: Any, opening: float, now: datetime,
-                        key: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _figures_and_charts(trades: Any, opening: float,
+                        now: datetime) -> tuple[dict[str, Any], dict[str, str]]:
     import numpy as np
     import pandas as pd
 
@@ -111,15 +142,9 @@ def _figures_and_charts(trades: Any, opening: float, now: datetime,
     start = trades.entry.min() if len(trades) else pd.Timestamp(now)
     figures = tracker.json_safe(tracker.trade_figures(trades, opening=opening, start=start,
                                                       end=pd.Timestamp(now)))
-    stamp = (key, len(trades), str(trades.exit[-1]) if len(trades) else "",
-             float(trades.net.sum()), opening)
     balance = opening + np.cumsum(trades.net)
-    chart = {
-        "equity": _cached_chart(("equity", *stamp),
-                                lambda: charts.equity_svg(trades.exit, balance, opening)),
-        "rolling": _cached_chart(("rolling", *stamp), lambda: charts.rolling_svg(trades.net)),
-    }
-    return figures, chart
+    return figures, {"equity": charts.equity_svg(trades.exit, balance, opening),
+                     "rolling": charts.rolling_svg(trades.net)}
 
 
 def _signals_chart(model_id: int, now: datetime) -> str:
@@ -135,8 +160,7 @@ def _signals_chart(model_id: int, now: datetime) -> str:
     days = [str(d) for d, _, _ in per_day]
     traded = np.array([t - h for _, t, h in per_day], dtype=float)
     held = np.array([h for _, _, h in per_day], dtype=float)
-    return _cached_chart(("signals", model_id, tuple(per_day)),
-                         lambda: charts.signals_svg(days, traded, held))
+    return charts.signals_svg(days, traded, held)
 
 
 def _versus(model: MLModel, figures: dict[str, Any], snapshot: Any) -> dict[str, Any]:
@@ -152,17 +176,20 @@ def _versus(model: MLModel, figures: dict[str, Any], snapshot: Any) -> dict[str,
     return tracker.json_safe(tracker.versus_backtest(figures, signals, expected))
 
 
-def last_reconciliation(account_id: int) -> Any:
-    """The account's last ``trading.ReconciliationRun`` (built in parallel by another
-    engineer), or None when the model or a run does not exist yet."""
-    try:
-        run_model = apps.get_model("trading", "ReconciliationRun")
-    except LookupError:
-        return None
-    try:
-        return run_model.objects.filter(account_id=account_id).order_by("-pk").first()
-    except FieldError:
-        return run_model.objects.order_by("-pk").first()
+def _account_panels(accounts: QuerySet[TradingAccount]) -> tuple[
+        list[TradingAccount], dict[int, PerformanceSnapshot], dict[int, ReconciliationRun]]:
+    """The active accounts with their latest account-wide snapshot and last finished
+    reconciliation run: three queries for any number of accounts (not two per card)."""
+    snapshot = (PerformanceSnapshot.objects.filter(account=OuterRef("pk"), model__isnull=True)
+                .order_by("-date").values("pk")[:1])
+    run = (ReconciliationRun.objects.filter(account=OuterRef("pk"), finished_at__isnull=False)
+           .order_by("-finished_at", "-pk").values("pk")[:1])
+    rows = list(accounts.annotate(snapshot_pk=Subquery(snapshot), run_pk=Subquery(run)))
+    snapshots = PerformanceSnapshot.objects.in_bulk(
+        [a.snapshot_pk for a in rows if a.snapshot_pk])
+    runs = ReconciliationRun.objects.in_bulk([a.run_pk for a in rows if a.run_pk])
+    return (rows, {a.pk: snapshots[a.snapshot_pk] for a in rows if a.snapshot_pk},
+            {a.pk: runs[a.run_pk] for a in rows if a.run_pk})
 
 
 def _open_positions() -> dict[tuple[str, int | None], list[Position]]:
@@ -184,8 +211,7 @@ def model_card(model: MLModel, now: datetime, switches: list[KillSwitch],
     # The model's capital: the initial balances of the accounts that traded it.
     opening = float(sum((balances.get(a, Decimal("0")) for a in book.accounts_of(model.pk)),
                         Decimal("0")))
-    figures, charts = _figures_and_charts(book.select(model_id=model.pk), opening, now,
-                                          f"model:{model.pk}")
+    figures, charts = _figures_and_charts(book.select(model_id=model.pk), opening, now)
     charts["signals"] = _signals_chart(model.pk, now)
     snapshot = selectors.snapshots_latest(model_id=model.pk)
     mine = [s for s in switches if s.scope == KillSwitchScope.MODEL and s.model_id == model.pk]
@@ -198,16 +224,16 @@ def model_card(model: MLModel, now: datetime, switches: list[KillSwitch],
 
 
 def account_card(account: TradingAccount, now: datetime, switches: list[KillSwitch],
-                 positions: dict[Any, list[Position]], book: Book) -> Card:
+                 positions: dict[Any, list[Position]], book: Book,
+                 snapshot: PerformanceSnapshot | None = None,
+                 reconciliation: ReconciliationRun | None = None) -> Card:
     figures, charts = _figures_and_charts(book.select(account_id=account.pk),
-                                          float(account.initial_balance), now,
-                                          f"account:{account.pk}")
+                                          float(account.initial_balance), now)
     mine = [s for s in switches
             if s.scope == KillSwitchScope.ACCOUNT and s.account_id == account.pk]
     return Card("account", account, f"Account #{account.pk} {account.name}", account.status,
-                mine, figures, {}, selectors.snapshots_latest(account_id=account.pk), charts,
-                positions.get(("account", account.pk), []),
-                {"reconciliation": last_reconciliation(account.pk)})
+                mine, figures, {}, snapshot, charts, positions.get(("account", account.pk), []),
+                {"reconciliation": reconciliation})
 
 
 def global_strip(now: datetime, switches: list[KillSwitch]) -> dict[str, Any]:
@@ -230,15 +256,37 @@ def dashboard_data(now: datetime | None = None) -> dict[str, Any]:
     book = Book.load(now)
     balances = dict(TradingAccount.objects.values_list("pk", "initial_balance"))
     models = MLModel.objects.filter(status=ModelStatus.ACTIVE).select_related("instrument")
-    accounts = TradingAccount.objects.filter(status=AccountStatus.ACTIVE).order_by("pk")
+    accounts, snapshots, runs = _account_panels(
+        TradingAccount.objects.filter(status=AccountStatus.ACTIVE).order_by("pk"))
     return {
         "now": now,
         "strip": global_strip(now, switches),
         "model_cards": [model_card(m, now, switches, positions, book, balances)
                         for m in models],
-        "account_cards": [account_card(a, now, switches, positions, book) for a in accounts],
+        "account_cards": [account_card(a, now, switches, positions, book, snapshots.get(a.pk),
+                                       runs.get(a.pk)) for a in accounts],
         "candidates": list(MLModel.objects.filter(status=ModelStatus.CANDIDATE)
                            .select_related("instrument")[:20]),
         "pending_retraining": list(RetrainingRequest.objects.filter(
             status=RetrainingStatus.PENDING).select_related("model")),
+        "retraining_runs": list(RetrainingRun.objects.select_related("champion", "challenger")
+                                .order_by("-created_at", "-id")[:RUNS_SHOWN]),
     }
+
+
+def warm_up() -> None:
+    """Import what a process's first dashboard load would (pandas; numba through
+    ``backtests.metrics``; the charts) and load the numba kernels from their on-disk cache
+    with a three-trade call. A web worker runs it once at boot (``post_worker_init`` in
+    deploy/gunicorn.conf.py): the first load of a fresh worker took 2.6 s, most of it these
+    imports, instead of the 0.3-0.6 s of the others (docs/BENCHMARKS.md)."""
+    import numpy as np
+    import pandas as pd
+
+    from monitoring import charts, tracker
+
+    day = pd.Timestamp("2026-01-05", tz="UTC")
+    trades = tracker.Trades(pd.DatetimeIndex([day] * 3), pd.DatetimeIndex([day] * 3),
+                            np.array([1.0, -1.0, 2.0]))
+    tracker.trade_figures(trades, opening=100.0, start=day, end=day + pd.Timedelta(days=1))
+    charts.equity_svg(np.arange(3), np.array([101.0, 100.0, 102.0]), 100.0)

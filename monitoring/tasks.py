@@ -43,3 +43,18 @@ def retrain(symbol: str = "XAUUSD", timeframe: str = "H1",
 
     run = service(symbol, timeframe, if_flagged=if_flagged)
     return {"run": run.pk if run else None, "decision": run.decision if run else "not flagged"}
+
+
+@shared_task(name="mlops.retraining_run_promote", **TASK_OPTIONS)
+def retraining_run_promote(run_id: int, actor: str) -> dict[str, Any]:
+    """Look-ahead check and atomic promotion of an approved run's challenger (queued by the
+    dashboard's approval: minutes of CPU that must not run inside a web request). A refusal
+    is recorded on the run and ends the task normally; a redelivery changes nothing."""
+    from monitoring.services.retrain import retraining_run_promote as service
+    from nusatrade.errors import NusaTradeError
+
+    try:
+        run = service(run_id, actor=actor)
+    except NusaTradeError as exc:
+        return {"run": run_id, "decision": "refused", "error": str(exc)}
+    return {"run": run.pk, "decision": run.decision}

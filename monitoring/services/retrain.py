@@ -103,28 +103,50 @@ def retrain(symbol: str = "XAUUSD", timeframe: str = "H1", *, if_flagged: bool =
 
 def retraining_run_promote(run_id: int, *, actor: Any) -> RetrainingRun:
     """Switch to the run's challenger (look-ahead check, then the atomic activation). Only a
-    run that found the challenger better may promote; a refusal is recorded on the run."""
+    run that found the challenger better and was approved (``promote``; ``pending_check``:
+    approved on the dashboard, queued) may promote; a refusal is recorded on the run.
+
+    Idempotent (the task may be delivered twice): a run already ``promoted`` or ``refused`` is
+    returned as it is, and only the delivery whose conditional update moves the run to
+    ``promoted`` writes the audit entry. ``actor``: a user, or a username / ``system:...``
+    name (the task passes names; a username is resolved to its user for the registry)."""
     from mlops.services import model_activate
     from mlops.services.lookahead import model_check_lookahead
+    from monitoring.services.retraining import PENDING_CHECK
     from nusatrade.errors import NusaTradeError
 
     run = RetrainingRun.objects.select_related("challenger", "champion").get(pk=run_id)
-    if run.decision not in (cc.PROMOTE, cc.AWAIT):
+    if run.decision in ("promoted", "refused"):
+        return run
+    if run.decision not in (cc.PROMOTE, PENDING_CHECK):
         raise DataError(f"retraining run {run_id} is {run.decision}: nothing to promote",
                         column="run")
+    user = _user(actor)
+    ready = (cc.PROMOTE, PENDING_CHECK)
     try:
         model_check_lookahead(run.challenger,
                               **_setting("RETRAIN_LOOKAHEAD", {"points": 50, "window": 1000}))
-        model_activate(run.challenger, actor if not isinstance(actor, str) else None,
+        model_activate(run.challenger, user,
                        f"challenger of model #{run.champion_id}: {run.detail}")
     except NusaTradeError as exc:
-        RetrainingRun.objects.filter(pk=run.pk).update(decision="refused",
-                                                       detail=f"{run.detail}; refused: {exc}")
+        if RetrainingRun.objects.filter(pk=run.pk, decision__in=ready).update(
+                decision="refused", detail=f"{run.detail}; refused: {exc}"):
+            audit_record(actor, "model.promote_refused", target=run.challenger,
+                         reason=str(exc), details={"run": run.pk})
         raise
     with transaction.atomic():
-        RetrainingRun.objects.filter(pk=run.pk).update(decision="promoted",
-                                                       promoted_at=timezone.now())
-        audit_record(actor, "model.promote", target=run.challenger, reason=run.detail,
-                     details={"run": run.pk, "replaced": run.champion_id})
+        if RetrainingRun.objects.filter(pk=run.pk, decision__in=ready).update(
+                decision="promoted", promoted_at=timezone.now()):
+            audit_record(actor, "model.promote", target=run.challenger, reason=run.detail,
+                         details={"run": run.pk, "replaced": run.champion_id})
     run.refresh_from_db()
     return run
+
+
+def _user(actor: Any) -> Any:
+    """The user behind ``actor`` (None for a system name), for the registry's own audit."""
+    if not isinstance(actor, str):
+        return actor
+    from accounts.models import User
+
+    return User.objects.filter(username=actor).first()

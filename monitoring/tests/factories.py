@@ -58,3 +58,43 @@ def signal(acct: TradingAccount, mdl: MLModel, bar_time: datetime, decision: str
     return Signal.objects.create(account=acct, model=mdl, symbol="XAUUSD", timeframe="H1",
                                  bar_time=bar_time, decision=decision,
                                  probabilities=probabilities)
+
+
+def otp_client(username: str, roles: tuple[Role, ...], staff: bool = True,
+               superuser: bool = False) -> Any:
+    """A test client logged in through the real admin login: password + a valid TOTP."""
+    from django.test import Client
+    from django_otp.oath import TOTP
+
+    from accounts.services import totp_device_create
+
+    user = user_create(username, PASSWORD, roles=roles, staff=staff, superuser=superuser)
+    device = totp_device_create(user).device
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    client = Client()
+    client.post("/admin/login/?next=/admin/", {
+        "username": username, "password": PASSWORD, "otp_device": device.persistent_id,
+        "otp_token": f"{totp.token():0{device.digits}d}"})
+    return client
+
+
+def retraining_run(champion: MLModel, challenger: MLModel, decision: str = "awaiting_approval",
+                   request: Any = None) -> Any:
+    """A champion/challenger run row with its two (succeeded) backtest rows."""
+    from datetime import UTC, date
+
+    from backtests.models import BacktestRun, RunStatus
+    from monitoring.models import RetrainingRun
+
+    def backtest(model: MLModel) -> BacktestRun:
+        return BacktestRun.objects.create(
+            model=model, start=date(2026, 1, 1), end=date(2026, 1, 31),
+            spread_pips=Decimal("3"), slippage_pips=Decimal("1"), lots=Decimal("0.01"),
+            threshold=0.6, initial_equity=Decimal("10000"), status=RunStatus.SUCCEEDED,
+            finished_at=datetime(2026, 2, 1, tzinfo=UTC), metrics={"return_pct": 1.0})
+
+    return RetrainingRun.objects.create(
+        champion=champion, challenger=challenger, request=request,
+        window_start=date(2026, 1, 1), window_end=date(2026, 1, 31),
+        champion_backtest=backtest(champion), challenger_backtest=backtest(challenger),
+        comparison={"better": True}, decision=decision, detail="better by the margin")

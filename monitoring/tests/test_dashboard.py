@@ -8,31 +8,18 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django_otp.oath import TOTP
 
 from accounts.models import AuditEntry, Role
-from accounts.services import totp_device_create, user_create
 from mlops.models import ModelStatus
 from monitoring.models import RetrainingRequest, RetrainingStatus
 from monitoring.tests import factories as f
+from monitoring.tests.factories import otp_client
 from trading.models import KillSwitch
 from trading.services.killswitches import kill_switch_engage
 
 pytestmark = pytest.mark.django_db
 PASSWORD = f.PASSWORD
 NOW = datetime.now(UTC)
-
-
-def otp_client(username: str, roles: tuple[Role, ...], staff: bool = True) -> Client:
-    """A client logged in through the real admin login: password + a valid TOTP token."""
-    user = user_create(username, PASSWORD, roles=roles, staff=staff)
-    device = totp_device_create(user).device
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    client = Client()
-    client.post("/admin/login/?next=/admin/", {
-        "username": username, "password": PASSWORD, "otp_device": device.persistent_id,
-        "otp_token": f"{totp.token():0{device.digits}d}"})
-    return client
 
 
 @pytest.fixture
@@ -53,7 +40,9 @@ def seeded():
                                 model_id=m2.pk).switch
     request = RetrainingRequest.objects.create(model=m1, trigger="win_rate",
                                                evidence={"win_rate": 0.3})
-    return {"a": a, "b": b, "m1": m1, "m2": m2, "switch": switch, "request": request}
+    run = f.retraining_run(m1, f.model("rf", status=ModelStatus.CANDIDATE), "kept_champion")
+    return {"a": a, "b": b, "m1": m1, "m2": m2, "switch": switch, "request": request,
+            "run": run}
 
 
 @pytest.fixture
@@ -83,6 +72,10 @@ def _actions(s: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any], set
          {"model_id": s["m1"].pk, "start": "2025-07-01", "end": "2025-07-31",
           "reason": "matrix"}, {"admin", "ops"}),
         ("export", "get", "/admin/dashboard/trades.csv", {}, {"admin", "ops"}),
+        # The retraining runs the page lists and links to (read-only admin pages).
+        ("runs", "get", "/admin/monitoring/retrainingrun/", {}, {"admin", "ops"}),
+        ("run", "get", f"/admin/monitoring/retrainingrun/{s['run'].pk}/change/", {},
+         {"admin", "ops"}),
     ]
 
 
@@ -184,3 +177,7 @@ def test_the_page_shows_cards_charts_strip_and_refreshes(seeded, clients) -> Non
     assert "no reconciliation yet" in page or "Reconciliation:" in page
     assert "win_rate" in page  # the pending retraining request's trigger
     assert '<b id="open-positions">1</b>' in page
+    run = seeded["run"]
+    assert f'<tr data-decision="kept_champion"><td><a href="/admin/monitoring/retrainingrun/' \
+           f'{run.pk}/change/">#{run.pk}</a> model #{run.challenger_id} vs ' \
+           f'#{run.champion_id}' in page

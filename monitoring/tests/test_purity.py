@@ -1,4 +1,5 @@
-"""The tracker and drift cores import no Django (usable from a notebook, tested without DB)."""
+"""The tracker, drift and chart cores import no Django (usable from a notebook, tested
+without a database)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from tests.helpers import ROOT, clean_env
 
 
-@pytest.mark.parametrize("module", ["monitoring.tracker", "monitoring.drift"])
+@pytest.mark.parametrize("module", ["monitoring.tracker", "monitoring.drift",
+                                    "monitoring.svg", "monitoring.charts"])
 def test_core_imports_no_framework(module: str) -> None:
     code = (f"import sys, {module}; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "

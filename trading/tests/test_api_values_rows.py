@@ -90,3 +90,35 @@ def test_list_endpoints_return_what_the_serializer_would(url, view):
 def test_a_serializer_with_computed_fields_is_refused_not_approximated():
     with pytest.raises(TypeError, match=r"OrderSerializer\.client_order_id"):
         ValuesRows(OrderSerializer).plan  # noqa: B018 - building the plan is the test
+
+
+def test_api_filtersets_copy_filters_per_request_and_keep_method_filters_bound():
+    from django.http import QueryDict
+
+    from monitoring.api.views import PerformanceFilter
+
+    rows = PerformanceSnapshot.objects.all()
+    first = PerformanceFilter(QueryDict("scope=account"), queryset=rows)
+    second = PerformanceFilter(QueryDict("scope=pair"), queryset=rows)
+    assert first.filters["scope"] is not second.filters["scope"]
+    assert first.filters["scope"].parent is first and second.filters["scope"].parent is second
+    assert not hasattr(PerformanceFilter.base_filters["scope"], "parent")
+    assert first.is_valid() and second.is_valid()
+    assert "IS NULL" in str(first.qs.query) and "IS NOT NULL" in str(second.qs.query)
+    # One form class, but each request's own form and cleaned data.
+    assert type(first.form) is type(second.form) and first.form is not second.form
+    assert first.form.cleaned_data["scope"] == "account"
+
+
+def test_a_request_dependent_filter_is_refused_when_the_filterset_is_defined():
+    import django_filters
+
+    from nusatrade.apibase import ApiFilterSet
+
+    with pytest.raises(TypeError, match=r"Bad\.position"):
+        class Bad(ApiFilterSet):
+            position = django_filters.ModelChoiceFilter(queryset=Position.objects.none())
+
+            class Meta:
+                model = Position
+                fields: list[str] = []

@@ -326,15 +326,17 @@ def refusal_errors(order: Order, refusal: dict[str, str]) -> dict[str, list[str]
     """``order_place``'s field errors (``trading.services.order_refusal``) as the API's field
     errors: each on its own field, the rest (and a row stored without them) as non-field
     errors after the one saying nothing was sent."""
-    errors: dict[str, list[str]] = {"non_field_errors": [
-        f"Refused before sending; nothing was sent (the refused intent is order {order.pk})."]}
+    errors: dict[str, list[str]] = {}
+    other = [f"Refused before sending; nothing was sent (the refused intent is order "
+             f"{order.pk})."]
     for field, message in refusal.items():
         if field in _ORDER_FIELDS:
             errors[field] = [message]
         else:
-            errors["non_field_errors"].append(f"{field}: {message}")
+            other.append(f"{field}: {message}")
     if not refusal:
-        errors["non_field_errors"].append(order.error)
+        other.append(order.error)
+    errors["non_field_errors"] = other
     return errors
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from accounts.models import Role
+from accounts.selectors import user_is_admin
 from backtests.models import BacktestReport, BacktestRun, BacktestTrade
 from mlops.models import MLModel, ModelStatus
 from nusatrade.errors import DataError
@@ -20,7 +20,7 @@ def sees_all_runs(user: Any) -> bool:
     """Admins (superusers or the ``admin`` role) see every run; others only their own."""
     if not getattr(user, "is_authenticated", False):
         return False
-    return bool(user.is_superuser or user.groups.filter(name=str(Role.ADMIN)).exists())
+    return user_is_admin(user)
 
 
 def backtest_run_list(user: Any = None, *, all_runs: bool | None = None,

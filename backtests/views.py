@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
+from django.db.models import QuerySet
 from django.http import HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -20,7 +23,14 @@ from backtests.serializers import (
     BacktestRunDetailSerializer,
     BacktestRunListSerializer,
 )
-from nusatrade.apibase import StrictQueryMixin
+from nusatrade.apibase import (
+    ApiFilterSet,
+    AwareDateTimeFilter,
+    CursorPage,
+    IdFilter,
+    StrictOrderingFilter,
+    StrictQueryMixin,
+)
 from nusatrade.errors import DataError
 from nusatrade.ratelimit import TradingThrottle
 
@@ -40,15 +50,39 @@ class ReportHTMLRenderer(BaseRenderer):
         return str(data).encode(self.charset)
 
 
-class BacktestRunViewSet(StrictQueryMixin, viewsets.GenericViewSet):
-    """Your backtest runs (admins: everyone's)."""
+class BacktestRunFilter(ApiFilterSet):
+    """The same kinds of filters as the other lists (docs/api.md, "Filters and ordering")."""
 
-    def known_query_params(self) -> set[str]:
-        # Unknown query parameters are a 400 like everywhere in the API.
-        return {"status", "limit", "offset"} if self.action == "list" else set()
+    status = django_filters.ChoiceFilter(choices=RunStatus.choices,
+                                         help_text="Only runs with this status.")
+    model = IdFilter(field_name="model_id", help_text="ML model id.")
+    symbol = django_filters.CharFilter(field_name="model__instrument__symbol",
+                                       lookup_expr="iexact", max_length=32,
+                                       help_text="The model's symbol (case-insensitive).")
+    created_after = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte",
+                                        help_text="Created at or after (ISO 8601 with offset).")
+    created_before = AwareDateTimeFilter(field_name="created_at", lookup_expr="lt",
+                                         help_text="Created before (ISO 8601 with offset).")
+
+    class Meta:
+        model = BacktestRun
+        fields: list[str] = []
+
+
+class BacktestRunViewSet(StrictQueryMixin, viewsets.GenericViewSet):
+    """Your backtest runs (admins: everyone's): cursor pages, django-filter and ordering like
+    every other list of the API; unknown query parameters are a 400."""
 
     serializer_class = BacktestRunListSerializer
     queryset = BacktestRun.objects.none()  # for the schema; reads go through selectors
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filterset_class = BacktestRunFilter
+    pagination_class = CursorPage
+    ordering_fields = ("id", "created_at")
+    ordering = ("-created_at", "-id")
+
+    def get_queryset(self) -> QuerySet[BacktestRun]:
+        return selectors.backtest_run_list(self.request.user)
 
     def get_throttles(self) -> list[Any]:
         if self.action == "create":
@@ -61,16 +95,8 @@ class BacktestRunViewSet(StrictQueryMixin, viewsets.GenericViewSet):
         except DataError as exc:
             raise exceptions.NotFound(str(exc)) from None
 
-    @extend_schema(responses=BacktestRunListSerializer(many=True), parameters=[
-        OpenApiParameter("status", str, enum=[s.value for s in RunStatus],
-                         description="Only runs with this status.")])
     def list(self, request: Request) -> Response:
-        status_ = request.query_params.get("status") or None
-        if status_ is not None and status_ not in RunStatus.values:
-            raise exceptions.ValidationError(
-                {"status": [f"One of {', '.join(RunStatus.values)}."]})
-        runs = selectors.backtest_run_list(request.user, status=status_)
-        page = self.paginate_queryset(runs)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(BacktestRunListSerializer(page, many=True).data)
 
     @extend_schema(responses=BacktestRunDetailSerializer)

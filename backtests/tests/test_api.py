@@ -75,7 +75,7 @@ def test_list_shows_only_your_own_runs(model, alice, bob):
     mine = finished_run(model, alice)
     finished_run(model, bob)
     body = client_for(alice).get(URL).json()
-    assert body["count"] == 1
+    assert len(body["results"]) == 1 and "count" not in body  # never a count of anyone's rows
     row = body["results"][0]
     assert row["id"] == mine.pk and row["created_by"] == "alice"
     assert row["status"] == "succeeded" and row["symbol"] == "XAUUSD"
@@ -86,7 +86,7 @@ def test_list_shows_only_your_own_runs(model, alice, bob):
 def test_admins_see_every_run(model, alice, bob, boss):
     finished_run(model, alice)
     finished_run(model, bob)
-    assert client_for(boss).get(URL).json()["count"] == 2
+    assert len(client_for(boss).get(URL).json()["results"]) == 2
 
 
 def test_list_query_count_does_not_grow_with_runs(model, alice):
@@ -98,8 +98,66 @@ def test_list_query_count_does_not_grow_with_runs(model, alice):
         backtest_run_create(model=model, start=PERIOD[0], end=PERIOD[1], user=alice,
                             enqueue=False)
     with CaptureQueriesContext(connection) as four:
-        assert client.get(URL).json()["count"] == 4
+        assert len(client.get(URL).json()["results"]) == 4
     assert len(four) == len(one)
+
+
+def test_list_walks_cursor_pages_newest_first_like_every_list(model, alice, bob):
+    runs = [backtest_run_create(model=model, start=PERIOD[0], end=PERIOD[1], user=alice,
+                                enqueue=False) for _ in range(5)]
+    backtest_run_create(model=model, start=PERIOD[0], end=PERIOD[1], user=bob, enqueue=False)
+    client, seen, url = client_for(alice), [], URL + "?page_size=2"
+    while url:
+        page = client.get(url).json()
+        assert set(page) == {"next", "previous", "results"}
+        assert len(page["results"]) <= 2
+        seen += [row["id"] for row in page["results"]]
+        url = page["next"]
+    assert seen == [run.pk for run in sorted(runs, key=lambda r: (r.created_at, r.pk),
+                                             reverse=True)]
+    oldest_first = client.get(URL, {"ordering": "id"}).json()["results"]
+    assert [row["id"] for row in oldest_first] == [run.pk for run in runs]
+
+
+def test_list_filters_by_status_model_symbol_and_creation_time(model, alice):
+    done = finished_run(model, alice)
+    queued = backtest_run_create(model=model, start=PERIOD[0], end=PERIOD[1], user=alice,
+                                 enqueue=False)
+    client = client_for(alice)
+
+    def ids(**params) -> list[int]:
+        response = client.get(URL, params)
+        assert response.status_code == 200, response.content
+        return [row["id"] for row in response.json()["results"]]
+
+    assert ids(status="succeeded") == [done.pk]
+    assert ids(status="queued") == [queued.pk]
+    assert ids(model=model.pk) == [queued.pk, done.pk]
+    assert ids(model=model.pk + 1000) == []
+    assert ids(symbol="xauusd") == [queued.pk, done.pk] and ids(symbol="EURUSD") == []
+    after = queued.created_at.isoformat()
+    assert ids(created_after=after) == [queued.pk]
+    assert ids(created_before=after) == [done.pk]
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"status": "finished"}, "status"),
+    ({"limit": "10"}, "limit"),                  # the old pagination: now unknown
+    ({"offset": "10"}, "offset"),
+    ({"model": "1e3"}, "model"),
+    ({"created_after": "2026-01-01T00:00:00"}, "created_after"),  # naive
+    ({"ordering": "net_profit"}, "ordering"),
+])
+def test_bad_list_parameters_are_400_naming_them(alice, params, field):
+    response = client_for(alice).get(URL, params)
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+
+
+def test_a_forged_cursor_is_refused_like_on_every_list(alice):
+    response = client_for(alice).get(URL, {"cursor": "garbage"})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor"}
 
 
 def test_detail_has_metrics_parameters_curve_and_trades(model, alice):

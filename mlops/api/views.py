@@ -11,11 +11,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 
 from mlops.models import MLModel, ModelStatus
-from nusatrade.apibase import AwareDateTimeFilter, CursorPage, StrictQueryMixin
+from nusatrade.apibase import ApiFilterSet, AwareDateTimeFilter, CursorPage, StrictQueryMixin
 from nusatrade.apibase import StrictOrderingFilter as OrderingFilter
 
 
-class MLModelFilter(django_filters.FilterSet):
+class MLModelFilter(ApiFilterSet):
     status = django_filters.ChoiceFilter(choices=ModelStatus.choices)
     symbol = django_filters.CharFilter(field_name="instrument__symbol", lookup_expr="iexact",
                                        max_length=32)

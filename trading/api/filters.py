@@ -4,9 +4,8 @@ are refused); every filter is also a documented query parameter in the OpenAPI s
 from __future__ import annotations
 
 import django_filters
-from django import forms
 
-from nusatrade.apibase import AwareDateTimeFilter
+from nusatrade.apibase import ApiFilterSet, AwareDateTimeFilter, IdFilter
 from trading.models import (
     Decision,
     Order,
@@ -18,14 +17,10 @@ from trading.models import (
 )
 from trading.models import Side as SideChoices
 
-
-class IdFilter(django_filters.NumberFilter):
-    """A row id: digits only (``1e3`` or ``1.5`` is a 400, not a decimal)."""
-
-    field_class = forms.IntegerField
+__all__ = ["IdFilter", "OrderFilter", "PositionFilter", "SignalFilter"]  # IdFilter: apibase
 
 
-class _Common(django_filters.FilterSet):
+class _Common(ApiFilterSet):
     account = IdFilter(field_name="account_id", min_value=1, max_value=2**63 - 1,
                        help_text="Trading account id.")
     model = IdFilter(field_name="model_id", min_value=1, max_value=2**63 - 1,

@@ -14,7 +14,8 @@ from decimal import Decimal
 from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from accounts.models import Broker, Role, TradingAccount, User
+from accounts.models import Broker, TradingAccount, User
+from accounts.selectors import user_is_admin
 from marketdata.models import Bar
 from trading.models import (
     Instrument,
@@ -32,8 +33,17 @@ ZERO = Decimal("0.00")
 MARK_TIMEFRAME = "H1"
 
 
-def is_admin(user: User) -> bool:
-    return bool(user.is_superuser or user.has_role(Role.ADMIN))
+is_admin = user_is_admin  # the accounts rule, under the name this API's modules use
+
+
+def own_account_ids(user: User) -> list[int]:
+    """The user's trading account ids, ascending: read with the user at authentication on
+    PostgreSQL (no query here), else one query."""
+    ids = getattr(user, "own_account_ids", None)
+    if ids is None:
+        ids = list(TradingAccount.objects.filter(owner=user).order_by("pk")
+                   .values_list("pk", flat=True))
+    return ids
 
 
 def _accounts_of(user: User) -> QuerySet[TradingAccount]:
@@ -79,8 +89,7 @@ def _scoped(rows: QuerySet, user: User) -> QuerySet:
     row of a semi-join (measured: 1.3 s -> milliseconds on 1,000,000 signals)."""
     if is_admin(user):
         return rows
-    ids = list(TradingAccount.objects.filter(owner=user).order_by("pk")
-               .values_list("pk", flat=True))
+    ids = own_account_ids(user)
     return rows.filter(account_id=ids[0]) if len(ids) == 1 else rows.filter(account_id__in=ids)
 
 

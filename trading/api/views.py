@@ -4,7 +4,6 @@ writes through ``trading.services`` (``order_place``, the pause service)."""
 from __future__ import annotations
 
 import csv
-import re
 from typing import Any
 
 from django.db.models import QuerySet
@@ -19,7 +18,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Broker, TradingAccount
-from nusatrade.apibase import CursorPage, StrictQueryMixin, WriteThrottle
+from nusatrade.apibase import (
+    CursorPage,
+    StrictQueryMixin,
+    ValuesListMixin,
+    ValuesRows,
+    WriteThrottle,
+)
 from nusatrade.apibase import StrictOrderingFilter as OrderingFilter
 from nusatrade.errors import BrokerError, DataError
 from trading.api import selectors
@@ -36,9 +41,8 @@ from trading.api.serializers import (
 )
 from trading.models import Order, OrderStatus
 
-REFUSED_BEFORE_SENDING = "refused before sending: "
+# The fields of order_place's validation a trader sent (the rest are reported as a whole).
 _ORDER_FIELDS = ("symbol", "side", "volume", "sl", "tp")
-_FIELD_SPLIT = re.compile(r"; (?=(?:" + "|".join(_ORDER_FIELDS) + r"): )")
 MAX_EQUITY_POINTS = 10_000
 
 
@@ -192,10 +196,12 @@ class _Echo:
         return value
 
 
-class PositionViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class PositionViewSet(ValuesListMixin, ApiViewSet, mixins.ListModelMixin,
+                      mixins.RetrieveModelMixin):
     """Your positions, open and closed."""
 
     serializer_class = PositionSerializer
+    list_rows = ValuesRows(PositionSerializer)
     queryset = selectors.Position.objects.none()
     filterset_class = PositionFilter
     ordering_fields = ("id", "entry_time")
@@ -304,12 +310,11 @@ class OrderViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin)
         return account
 
     def _answer(self, order: Order, *, created: bool) -> Response:
-        if order.status == OrderStatus.REJECTED and order.error.startswith(
-                REFUSED_BEFORE_SENDING):
-            errors = field_errors(order.error)
-            errors["non_field_errors"] = [f"Refused before sending; nothing was sent (the "
-                                          f"refused intent is order {order.pk})."]
-            raise exceptions.ValidationError(errors)
+        from trading.services import order_refusal
+
+        refusal = order_refusal(order)
+        if refusal is not None:
+            raise exceptions.ValidationError(refusal_errors(order, refusal))
         if order.status == OrderStatus.REJECTED and order.attempts == 0:
             return Response({"detail": order.error, "order": OrderSerializer(order).data},
                             status=status.HTTP_409_CONFLICT)
@@ -317,23 +322,30 @@ class OrderViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin)
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def field_errors(error: str) -> dict[str, list[str]]:
-    """``order_place``'s "refused before sending: volume: ...; sl: ..." as field errors."""
-    text = error[len(REFUSED_BEFORE_SENDING):]
+def refusal_errors(order: Order, refusal: dict[str, str]) -> dict[str, list[str]]:
+    """``order_place``'s field errors (``trading.services.order_refusal``) as the API's field
+    errors: each on its own field, the rest (and a row stored without them) as non-field
+    errors after the one saying nothing was sent."""
     errors: dict[str, list[str]] = {}
-    for part in _FIELD_SPLIT.split(text):
-        field, sep, message = part.partition(": ")
-        if sep and field in _ORDER_FIELDS:
-            errors.setdefault(field, []).append(message)
+    other = [f"Refused before sending; nothing was sent (the refused intent is order "
+             f"{order.pk})."]
+    for field, message in refusal.items():
+        if field in _ORDER_FIELDS:
+            errors[field] = [message]
         else:
-            errors.setdefault("non_field_errors", []).append(part)
+            other.append(f"{field}: {message}")
+    if not refusal:
+        other.append(order.error)
+    errors["non_field_errors"] = other
     return errors
 
 
-class SignalViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class SignalViewSet(ValuesListMixin, ApiViewSet, mixins.ListModelMixin,
+                    mixins.RetrieveModelMixin):
     """Decisions of your accounts' models (and yours), with probabilities and HOLD reasons."""
 
     serializer_class = SignalSerializer
+    list_rows = ValuesRows(SignalSerializer)
     queryset = selectors.Signal.objects.none()
     filterset_class = SignalFilter
     ordering_fields = ("id", "bar_time")

@@ -7,6 +7,7 @@ from trading.services.keys import close_key, decision_key, manual_key
 from trading.services.orders import (
     OrderResult,
     order_place,
+    order_refusal,
     paper_broker_at,
     position_close,
     volume_default,
@@ -17,7 +18,7 @@ from trading.services.sync import SyncReport, positions_sync
 
 __all__ = [
     "OrderResult", "RecoveryReport", "SyncReport", "account_create", "close_key",
-    "decision_key", "manual_key", "order_place", "order_recover", "paper_broker_at",
-    "position_close", "positions_sync", "signal_order_place", "signal_record",
+    "decision_key", "manual_key", "order_place", "order_recover", "order_refusal",
+    "paper_broker_at", "position_close", "positions_sync", "signal_order_place", "signal_record",
     "volume_default",
 ]

@@ -54,6 +54,9 @@ from trading.validation import (
 )
 
 logger = logging.getLogger("nusatrade.trading.orders")
+REFUSED_BEFORE_SENDING = "refused before sending: "
+# The key of a refused intent's stored request that holds validation's field errors.
+REFUSAL_KEY = "refused"
 # Clock skew allowance when asking the broker for the deals of a position.
 _MARGIN = timedelta(minutes=1)
 
@@ -155,16 +158,33 @@ def _check_market(request: OrderRequest, broker: BrokerClient) -> Tick:
 
 
 def _rejected_intent(intent: _Intent, errors: dict[str, str]) -> Order:
-    """Store only the refused intent (status rejected, never sent); same key -> same row."""
+    """Store only the refused intent (status rejected, never sent); same key -> same row.
+    Validation's field errors are kept as they are (the request's ``refused`` key, read by
+    :func:`order_refusal`) next to the text people and logs read."""
     text = "; ".join(f"{field}: {message}" for field, message in errors.items())
     side = (intent.raw["side"] or "").strip().upper()
     order, _created = Order.objects.get_or_create(idempotency_key=intent.key, defaults={
-        **_identity(intent), "symbol": (intent.raw["symbol"] or "")[:32].strip().upper(),
+        **_identity(intent), "request": {**intent.raw, REFUSAL_KEY: dict(errors)},
+        "symbol": (intent.raw["symbol"] or "")[:32].strip().upper(),
         "side": side if side in OrderSide.__members__ else "",
-        "status": OrderStatus.REJECTED, "error": f"refused before sending: {text}",
+        "status": OrderStatus.REJECTED, "error": f"{REFUSED_BEFORE_SENDING}{text}",
         "completed_at": timezone.now()})
     logger.info("order %s refused before sending: %s", order.pk, text)
     return order
+
+
+def order_refusal(order: Order) -> dict[str, str] | None:
+    """Field -> message of an intent refused before sending (``OrderInvalid.errors`` as
+    validation raised them), for callers that answer per field (the API); ``None`` for any
+    other order. An empty dict: refused before sending, but no field errors were stored with
+    it (a row written before they were); its ``error`` text is all there is."""
+    if order.status != OrderStatus.REJECTED or not order.error.startswith(
+            REFUSED_BEFORE_SENDING):
+        return None
+    errors = (order.request or {}).get(REFUSAL_KEY)
+    if not isinstance(errors, dict):
+        return {}
+    return {str(field): str(message) for field, message in errors.items()}
 
 
 def _identity(intent: _Intent) -> dict[str, Any]:

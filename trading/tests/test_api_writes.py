@@ -125,6 +125,45 @@ def test_values_only_the_market_can_judge_leave_only_the_refused_intent(market, 
     assert again.status_code == 400 and Order.objects.count() == 1
 
 
+def test_refused_field_errors_are_validations_own_messages_on_their_fields(market, alice):
+    # No parsing of the error text: order_place keeps validation's field -> message, and the
+    # API puts each message on its field as it is (several fields at once included).
+    from trading.services import order_refusal
+
+    user, account = alice
+    response = client_for(user).post(URL, body(account, client_order_id="c2", volume="0.015",
+                                               sl="99999.00"), format="json")
+    assert response.status_code == 400, response.content
+    refused = Order.objects.get()
+    stored = order_refusal(refused)
+    assert set(stored) == {"volume", "sl"}
+    errors = response.json()
+    assert errors["volume"] == [stored["volume"]] and errors["sl"] == [stored["sl"]]
+    assert errors["non_field_errors"] == [
+        f"Refused before sending; nothing was sent (the refused intent is order {refused.pk})."]
+    # The text the command line and the logs show is unchanged: the same errors joined.
+    assert refused.error == ("refused before sending: "
+                             f"volume: {stored['volume']}; sl: {stored['sl']}")
+
+
+def test_a_refused_intent_stored_without_field_errors_answers_with_its_text(market, alice):
+    from trading.api.views import refusal_errors
+    from trading.services import order_refusal
+
+    user, account = alice
+    client_for(user).post(URL, body(account, client_order_id="c3", volume="0.015"),
+                          format="json")
+    refused = Order.objects.get()
+    Order.objects.filter(pk=refused.pk).update(request={"volume": "0.015"})  # an older row
+    refused.refresh_from_db()
+    assert order_refusal(refused) == {}
+    errors = refusal_errors(refused, {})
+    assert errors == {"non_field_errors": [errors["non_field_errors"][0], refused.error]}
+    again = client_for(user).post(URL, body(account, client_order_id="c3", volume="0.015"),
+                                  format="json")
+    assert again.status_code == 400 and again.json() == errors
+
+
 def test_someone_elses_or_a_live_account_is_refused_and_nothing_stored(market, alice):
     user, _account = alice
     make_user("bob", Role.TRADER)

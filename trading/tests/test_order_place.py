@@ -26,6 +26,7 @@ from trading.services import (
     manual_key,
     order_place,
     order_recover,
+    order_refusal,
     position_close,
     positions_sync,
     signal_order_place,
@@ -74,6 +75,10 @@ def test_a_refused_request_stores_only_the_rejected_intent(account, fake):
     assert "volume: must be a finite number" in order.error and fake.sent == []
     assert order.request["volume"] == "NaN" and order.attempts == 0
     assert Position.objects.count() == 0
+    # Validation's field errors are kept as they are, for callers that answer per field.
+    assert order_refusal(order) == {"volume": "must be a finite number, not NaN"}
+    assert order.error == "refused before sending: volume: must be a finite number, not NaN"
+    assert order_refusal(place(account, fake, key="k2").order) is None
 
 
 @pytest.mark.parametrize(("fields", "field"), [

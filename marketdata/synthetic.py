@@ -1,5 +1,6 @@
 """Deterministic synthetic bars: a gold-like series for demos and tests, and a signal-free random
-walk for ML honesty tests. Pure: no Django.
+walk and a planted-edge series for ML honesty tests and the known-answer controls of
+``make demo``. Pure: no Django.
 
 The gold-like model (docs/marketdata-derived.md has the why of every parameter):
 
@@ -289,23 +290,29 @@ def generate_bars(timeframe: str = "H1", years: float = 21, seed: int = 42, *,
                           holidays=holidays, params=params)
 
 
-def random_walk_bars(n: int, seed: int = 0, *, timeframe: str = "H1",
-                     start: str = "2020-01-06", start_price: float = 100.0,
-                     vol_per_bar: float = 0.002, digits: int | None = None) -> pd.DataFrame:
-    """``n`` bars of a driftless log random walk with constant volatility: nothing in it can
-    predict the next return (no seasonality, no clustering, no regimes, independent volume and
-    a constant spread). For tests that an ML pipeline finds no edge where there is none."""
+def bars_in_years(years: float, timeframe: str = "H1") -> int:
+    """How many ``timeframe`` bars ``years`` of the forex-week calendar hold (6,240 trading
+    hours a year)."""
+    if years <= 0:
+        raise ValueError("years must be positive")
+    return int(years * HOURS_PER_YEAR * 60 / timeframes.get(timeframe).minutes)
+
+
+def _calendar_ns(n: int, timeframe: str, start: str) -> np.ndarray:
+    """Open times (int64 ns) of the first ``n`` bars of the calendar from ``start``."""
     if n < 0:
         raise ValueError("n must be >= 0")
     tf = timeframes.get(timeframe)
     begin = calendar.to_utc_timestamp(start)
     # Five trading days in seven, plus room for holidays.
     span = pd.Timedelta(minutes=tf.minutes) * int(n * 1.45 + 10) + pd.Timedelta(days=14)
-    ns = calendar.to_ns(calendar.expected_times(begin, begin + span, tf.name))[:n]
-    u = _rng(seed, "random-walk").random((ns.size, 5))
-    z, _ = _box_muller(u[:, 0], u[:, 1])
-    ret = vol_per_bar * z
-    sigma = np.full(ns.size, vol_per_bar)
+    return calendar.to_ns(calendar.expected_times(begin, begin + span, tf.name))[:n]
+
+
+def _walk_frame(ns: np.ndarray, ret: np.ndarray, u: np.ndarray, sigma: np.ndarray,
+                start_price: float, digits: int | None) -> pd.DataFrame:
+    """Bars of the log-price path ``cumsum(ret)``: no gaps, bridge extremes, independent
+    volume (``u[:, 4]``) and a constant spread."""
     log_close = np.log(start_price) + np.cumsum(ret)
     log_open = _opens(start_price, log_close, np.zeros(ns.size))
     high, low = _bridge_extremes(ret, sigma, u[:, 2], u[:, 3])
@@ -313,3 +320,56 @@ def random_walk_bars(n: int, seed: int = 0, *, timeframe: str = "H1",
     frame["volume"] = np.round(500.0 + 1000.0 * u[:, 4])
     frame["spread"] = 10.0
     return frame[BAR_COLUMNS].astype("float64")
+
+
+def random_walk_bars(n: int, seed: int = 0, *, timeframe: str = "H1",
+                     start: str = "2020-01-06", start_price: float = 100.0,
+                     vol_per_bar: float = 0.002, digits: int | None = None) -> pd.DataFrame:
+    """``n`` bars of a driftless log random walk with constant volatility: nothing in it can
+    predict the next return (no seasonality, no clustering, no regimes, independent volume and
+    a constant spread). For tests that an ML pipeline finds no edge where there is none, and
+    the known-answer control of ``make demo`` (a model trained on it must end NO-GO).
+
+    The log return of every bar (close over open; each bar opens at the previous close) is
+    ``vol_per_bar * z`` with ``z`` i.i.d. standard normal: mean 0, lag-k autocorrelation 0.
+    """
+    ns = _calendar_ns(n, timeframe, start)
+    u = _rng(seed, "random-walk").random((ns.size, 5))
+    z, _ = _box_muller(u[:, 0], u[:, 1])
+    return _walk_frame(ns, vol_per_bar * z, u, np.full(ns.size, vol_per_bar), start_price,
+                       digits)
+
+
+def planted_edge_bars(n: int, seed: int = 0, *, phi: float = 0.3, timeframe: str = "H1",
+                      start: str = "2020-01-06", start_price: float = 100.0,
+                      vol_per_bar: float = 0.002, digits: int | None = None) -> pd.DataFrame:
+    """``n`` bars with a PLANTED, known edge: momentum in the bar returns, for the known-answer
+    control of ``make demo`` (the pipeline must find it).
+
+    What is planted, exactly: the log return of bar t (close over open; every bar opens at the
+    previous close, no gaps) is a stationary AR(1),
+
+        r[t] = phi * r[t-1] + vol_per_bar * sqrt(1 - phi**2) * z[t],   z i.i.d. N(0, 1),
+
+    so every bar's return has standard deviation ``vol_per_bar`` (as the random walk's), no
+    drift, and a lag-1 autocorrelation of exactly ``phi`` (lag k: ``phi**k``). Everything else
+    is the random walk's (constant volatility, independent volume, constant spread).
+
+    How strong (defaults, phi 0.3, at a price near 2,000 where one bar moves ~4.0 in sd): the
+    last bar's return explains phi**2 = 9% of the next one's variance; "next bar goes the way
+    of the last one" is right with probability 1/2 + arcsin(phi)/pi = 59.7%; holding
+    sign(r[t]) over bar t+1 earns phi * E|r| = phi * sqrt(2/pi) * sd = 0.24 sd per bar before
+    costs (~0.96 a bar at 2,000, against ~0.5 of spread and slippage per round trip). A model
+    that sees the last bar's return (every feature set has it) can learn this; one that
+    cannot must not find anything.
+    """
+    if not -1.0 < phi < 1.0:
+        raise ValueError("phi must be in (-1, 1) for a stationary series")
+    ns = _calendar_ns(n, timeframe, start)
+    u = _rng(seed, "planted-edge").random((ns.size, 5))
+    z, _ = _box_muller(u[:, 0], u[:, 1])
+    shocks = vol_per_bar * np.sqrt(1.0 - phi * phi) * z
+    shocks[:1] = vol_per_bar * z[:1]  # start from the stationary distribution
+    ret = _ar1(shocks, phi)
+    return _walk_frame(ns, ret, u, np.full(ns.size, vol_per_bar * np.sqrt(1.0 - phi * phi)),
+                       start_price, digits)

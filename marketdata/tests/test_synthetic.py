@@ -11,8 +11,10 @@ from marketdata.resample import resample_bars
 from marketdata.synthetic import (
     ModelParams,
     _ar1,
+    bars_in_years,
     generate_bars,
     generate_range,
+    planted_edge_bars,
     random_walk_bars,
 )
 
@@ -192,3 +194,55 @@ def test_random_walk_has_no_drift_no_memory_and_uninformative_volume():
 
 def test_random_walk_of_zero_bars_is_empty():
     assert random_walk_bars(0).empty
+
+
+def test_random_walk_stays_driftless_and_memoryless_on_several_seeds():
+    """The demo's control uses seeds other than 2: none of them may carry an edge."""
+    for seed in (7, 11, 23):
+        returns = log_returns(random_walk_bars(30_000, seed=seed, start_price=2000.0))
+        assert abs(returns.mean()) < 4 * returns.std() / np.sqrt(returns.size)
+        assert abs(autocorrelation(returns, 1)) < 4 / np.sqrt(returns.size)
+
+
+# --- the planted edge ------------------------------------------------------------------------
+
+def test_planted_edge_has_the_documented_lag_one_autocorrelation_and_nothing_else():
+    phi = 0.3
+    bars = planted_edge_bars(100_000, seed=3, phi=phi, start_price=2000.0)
+    returns = log_returns(bars)
+    bound = 4 / np.sqrt(returns.size)
+    assert abs(autocorrelation(returns, 1) - phi) < bound
+    assert abs(autocorrelation(returns, 2) - phi ** 2) < bound
+    assert abs(returns.mean()) < 4 * returns.std() / np.sqrt(returns.size)
+    assert returns.std() == pytest.approx(0.002, rel=0.02)  # the random walk's bar volatility
+    assert (bars["open"].to_numpy()[1:] == bars["close"].to_numpy()[:-1]).all()
+
+
+def test_planted_edge_pays_what_the_docstring_says_before_costs():
+    """Holding sign(r[t]) over bar t+1 earns phi * sqrt(2/pi) sd per bar and is right 59.7%
+    of the time at phi 0.3 (docstring); the random walk earns nothing the same way."""
+    phi = 0.3
+    for make, edge in ((planted_edge_bars, phi), (random_walk_bars, 0.0)):
+        returns = log_returns(make(100_000, seed=5, start_price=2000.0))
+        earned = np.sign(returns[:-1]) * returns[1:]
+        expected = edge * np.sqrt(2 / np.pi) * returns.std()
+        assert abs(earned.mean() - expected) < 4 * earned.std() / np.sqrt(earned.size)
+        hit = (earned > 0).mean()
+        assert abs(hit - (0.5 + np.arcsin(edge) / np.pi)) < 4 * 0.5 / np.sqrt(earned.size)
+
+
+def test_planted_edge_is_deterministic_on_the_calendar_and_refuses_a_non_stationary_phi():
+    bars = planted_edge_bars(3000, seed=1)
+    assert len(bars) == 3000 and calendar.is_open(bars.index).all()
+    assert (bars["high"] >= bars[["open", "close"]].max(axis=1)).all()
+    assert (bars["low"] <= bars[["open", "close"]].min(axis=1)).all()
+    pd.testing.assert_frame_equal(bars, planted_edge_bars(3000, seed=1))
+    with pytest.raises(ValueError, match="phi"):
+        planted_edge_bars(10, phi=1.0)
+
+
+def test_bars_in_years_counts_the_trading_hours():
+    assert bars_in_years(1, "H1") == 6240
+    assert bars_in_years(0.5, "M15") == 12480
+    with pytest.raises(ValueError, match="years"):
+        bars_in_years(0)

@@ -340,36 +340,71 @@ def random_walk_bars(n: int, seed: int = 0, *, timeframe: str = "H1",
                        digits)
 
 
-def planted_edge_bars(n: int, seed: int = 0, *, phi: float = 0.3, timeframe: str = "H1",
+def planted_edge_bars(n: int, seed: int = 0, *, edge: float = 0.25,
+                      regime_bars: float = 240.0, timeframe: str = "H1",
                       start: str = "2020-01-06", start_price: float = 100.0,
                       vol_per_bar: float = 0.002, digits: int | None = None) -> pd.DataFrame:
-    """``n`` bars with a PLANTED, known edge: momentum in the bar returns, for the known-answer
-    control of ``make demo`` (the pipeline must find it).
+    """``n`` bars with a PLANTED, known edge: persistent trends, for the known-answer control
+    of ``make demo`` (the pipeline must find it).
 
-    What is planted, exactly: the log return of bar t (close over open; every bar opens at the
-    previous close, no gaps) is a stationary AR(1),
+    What is planted, exactly: a hidden direction ``s[t]`` in {+1, -1}, and the log return of
+    bar t (close over open; every bar opens at the previous close, no gaps) is
 
-        r[t] = phi * r[t-1] + vol_per_bar * sqrt(1 - phi**2) * z[t],   z i.i.d. N(0, 1),
+        r[t] = s[t] * edge * vol_per_bar + vol_per_bar * z[t],   z i.i.d. N(0, 1).
 
-    so every bar's return has standard deviation ``vol_per_bar`` (as the random walk's), no
-    drift, and a lag-1 autocorrelation of exactly ``phi`` (lag k: ``phi**k``). Everything else
-    is the random walk's (constant volatility, independent volume, constant spread).
+    ``s`` is re-drawn at each bar with probability ``1 / regime_bars``; a re-draw points the
+    trend back toward the start price (down when the last close is above it, up when below),
+    which keeps the price in a plausible band over years instead of wandering off (with the
+    defaults the direction changes about every 480 bars). The first direction is a coin flip.
+    Long run there is no drift. Everything else is the random walk's (constant volatility,
+    independent volume, constant spread). Nothing about the future leaks: ``s[t]`` is decided
+    before bar t from the past only, and is visible to a model only through past returns.
 
-    How strong (defaults, phi 0.3, at a price near 2,000 where one bar moves ~4.0 in sd): the
-    last bar's return explains phi**2 = 9% of the next one's variance; "next bar goes the way
-    of the last one" is right with probability 1/2 + arcsin(phi)/pi = 59.7%; holding
-    sign(r[t]) over bar t+1 earns phi * E|r| = phi * sqrt(2/pi) * sd = 0.24 sd per bar before
-    costs (~0.96 a bar at 2,000, against ~0.5 of spread and slippage per round trip). A model
-    that sees the last bar's return (every feature set has it) can learn this; one that
-    cannot must not find anything.
+    How strong (defaults: edge 0.25 bar-sd a bar): a trader who knew ``s[t]`` would call the
+    next bar right with probability Phi(0.25) = 59.9%, and over a 24-bar hold would expect
+    6.0 sd of move against 4.9 sd of noise. A model does not know ``s[t]``; it can infer it
+    from the returns of the last 24-120 bars (the feature set has them: ``ret_24``,
+    ``ret_48``, ``ret_120``, moving-average slopes and crosses), late after each change. Why
+    trends rather than bar-to-bar momentum: the strategy holds a position until its stop,
+    target or an opposite signal (many bars), so only an edge that lasts that long can pay
+    its costs.
     """
-    if not -1.0 < phi < 1.0:
-        raise ValueError("phi must be in (-1, 1) for a stationary series")
+    _validate_regime_bars(regime_bars)
     ns = _calendar_ns(n, timeframe, start)
-    u = _rng(seed, "planted-edge").random((ns.size, 5))
+    u = _rng(seed, "planted-trend").random((ns.size, 6))
     z, _ = _box_muller(u[:, 0], u[:, 1])
-    shocks = vol_per_bar * np.sqrt(1.0 - phi * phi) * z
-    shocks[:1] = vol_per_bar * z[:1]  # start from the stationary distribution
-    ret = _ar1(shocks, phi)
-    return _walk_frame(ns, ret, u, np.full(ns.size, vol_per_bar * np.sqrt(1.0 - phi * phi)),
-                       start_price, digits)
+    direction = _trend_direction(u[:, 5], z, edge, regime_bars)
+    ret = vol_per_bar * (edge * direction + z)
+    return _walk_frame(ns, ret, u, np.full(ns.size, vol_per_bar), start_price, digits)
+
+
+def planted_direction(n: int, seed: int = 0, *, edge: float = 0.25,
+                      regime_bars: float = 240.0) -> np.ndarray:
+    """The hidden trend direction (+1/-1) of ``planted_edge_bars(n, seed, ...)``, bar by bar:
+    for tests that measure the planted effect, never for a model."""
+    _validate_regime_bars(regime_bars)
+    u = _rng(seed, "planted-trend").random((n, 6))
+    z, _ = _box_muller(u[:, 0], u[:, 1])
+    return _trend_direction(u[:, 5], z, edge, regime_bars)
+
+
+def _validate_regime_bars(regime_bars: float) -> None:
+    if regime_bars < 1:
+        raise ValueError("regime_bars must be >= 1")
+
+
+def _trend_direction(u: np.ndarray, z: np.ndarray, edge: float,
+                     regime_bars: float) -> np.ndarray:
+    """+1/-1 per bar (see ``planted_edge_bars``): a re-draw where ``u < 1 / regime_bars``
+    points back toward the start price; the level is tracked in bar-sd units. Causal: the
+    direction of bar t depends on bars before t only."""
+    redraw = u < 1.0 / regime_bars
+    out = np.empty(u.size)
+    current = 1.0 if u.size and u[0] < 0.5 else -1.0
+    level = 0.0
+    for t in range(u.size):
+        if redraw[t] and t:
+            current = -1.0 if level > 0.0 else 1.0
+        out[t] = current
+        level += edge * current + float(z[t])
+    return out

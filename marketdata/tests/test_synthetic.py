@@ -14,6 +14,7 @@ from marketdata.synthetic import (
     bars_in_years,
     generate_bars,
     generate_range,
+    planted_direction,
     planted_edge_bars,
     random_walk_bars,
 )
@@ -206,39 +207,49 @@ def test_random_walk_stays_driftless_and_memoryless_on_several_seeds():
 
 # --- the planted edge ------------------------------------------------------------------------
 
-def test_planted_edge_has_the_documented_lag_one_autocorrelation_and_nothing_else():
-    phi = 0.3
-    bars = planted_edge_bars(100_000, seed=3, phi=phi, start_price=2000.0)
-    returns = log_returns(bars)
-    bound = 4 / np.sqrt(returns.size)
-    assert abs(autocorrelation(returns, 1) - phi) < bound
-    assert abs(autocorrelation(returns, 2) - phi ** 2) < bound
-    assert abs(returns.mean()) < 4 * returns.std() / np.sqrt(returns.size)
-    assert returns.std() == pytest.approx(0.002, rel=0.02)  # the random walk's bar volatility
+def test_planted_edge_has_the_documented_drift_in_each_trend_and_none_overall():
+    edge, n = 0.25, 100_000
+    bars = planted_edge_bars(n, seed=3, edge=edge, start_price=2000.0)
+    direction = planted_direction(n, seed=3, edge=edge)
+    returns = np.log(bars["close"].to_numpy() / bars["open"].to_numpy())  # r[t], bar by bar
+    sd = 0.002
+    standardized = returns * direction / sd  # edge + z: the planted drift along the trend
+    assert abs(standardized.mean() - edge) < 4 / np.sqrt(n)
+    assert abs((returns / sd - edge * direction).std() - 1.0) < 0.01  # the noise is z
     assert (bars["open"].to_numpy()[1:] == bars["close"].to_numpy()[:-1]).all()
+    changes = int((np.diff(direction) != 0).sum())
+    assert 50 < changes < 600  # trends last hundreds of bars, as documented
+    assert bars["close"].min() > 500 and bars["close"].max() < 8000  # pulled back to the start
 
 
-def test_planted_edge_pays_what_the_docstring_says_before_costs():
-    """Holding sign(r[t]) over bar t+1 earns phi * sqrt(2/pi) sd per bar and is right 59.7%
-    of the time at phi 0.3 (docstring); the random walk earns nothing the same way."""
-    phi = 0.3
-    for make, edge in ((planted_edge_bars, phi), (random_walk_bars, 0.0)):
-        returns = log_returns(make(100_000, seed=5, start_price=2000.0))
-        earned = np.sign(returns[:-1]) * returns[1:]
-        expected = edge * np.sqrt(2 / np.pi) * returns.std()
-        assert abs(earned.mean() - expected) < 4 * earned.std() / np.sqrt(earned.size)
-        hit = (earned > 0).mean()
-        assert abs(hit - (0.5 + np.arcsin(edge) / np.pi)) < 4 * 0.5 / np.sqrt(earned.size)
+def test_planted_edge_calls_the_next_bar_with_the_documented_hit_rate():
+    """Knowing s[t], the next bar goes its way with probability Phi(edge) (59.9% at 0.25); the
+    random walk gives nothing to a trend follower that knows the same directions."""
+    from math import erf, sqrt
+
+    edge, n = 0.25, 100_000
+    direction = planted_direction(n, seed=5, edge=edge)
+    for make, expected in ((planted_edge_bars, 0.5 * (1 + erf(edge / sqrt(2)))),
+                           (random_walk_bars, 0.5)):
+        bars = make(n, seed=5, start_price=2000.0)
+        returns = np.log(bars["close"].to_numpy() / bars["open"].to_numpy())
+        hit = (returns * direction > 0).mean()
+        assert abs(hit - expected) < 4 * 0.5 / np.sqrt(n)
 
 
-def test_planted_edge_is_deterministic_on_the_calendar_and_refuses_a_non_stationary_phi():
+def test_planted_direction_is_causal_a_longer_series_starts_with_the_same_bars():
+    short, long_ = planted_edge_bars(2000, seed=1), planted_edge_bars(5000, seed=1)
+    pd.testing.assert_frame_equal(short, long_.iloc[:2000])
+
+
+def test_planted_edge_is_deterministic_on_the_calendar_and_checks_its_arguments():
     bars = planted_edge_bars(3000, seed=1)
     assert len(bars) == 3000 and calendar.is_open(bars.index).all()
     assert (bars["high"] >= bars[["open", "close"]].max(axis=1)).all()
     assert (bars["low"] <= bars[["open", "close"]].min(axis=1)).all()
     pd.testing.assert_frame_equal(bars, planted_edge_bars(3000, seed=1))
-    with pytest.raises(ValueError, match="phi"):
-        planted_edge_bars(10, phi=1.0)
+    with pytest.raises(ValueError, match="regime_bars"):
+        planted_edge_bars(10, regime_bars=0.5)
 
 
 def test_bars_in_years_counts_the_trading_hours():

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "backtests",
     "operations",
     "monitoring",
+    "readiness",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +215,7 @@ CELERY_TASK_ROUTES = {
     "marketdata.fetch_bars": {"queue": "trading"},  # the cycle's live bars
     "mlops.*": {"queue": "training"},
     "backtests.*": {"queue": "training"},
+    "readiness.*": {"queue": "training"},
     "nusatrade.alerts.*": {"queue": "maintenance"},
     "maintenance.*": {"queue": "maintenance"},  # backups and other housekeeping
     "operations.*": {"queue": "maintenance"},  # operations.backup (docs/DISASTER_RECOVERY.md)
@@ -377,6 +379,17 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 ARTIFACTS_DIR = Path(env.str("ARTIFACTS_DIR", default=str(VAR_DIR / "artifacts")))
 REPORTS_DIR = Path(env.str("REPORTS_DIR", default=str(VAR_DIR / "reports")))
+# The readiness verdict's thresholds (docs/readiness.md); the defaults are the seed's.
+READINESS_THRESHOLDS = {
+    "min_win_rate": env.float("READINESS_MIN_WIN_RATE", default=0.50),
+    "min_profit_factor": env.float("READINESS_MIN_PROFIT_FACTOR", default=1.5),
+    "max_drawdown_pct": env.float("READINESS_MAX_DRAWDOWN_PCT", default=20.0),
+    "min_trades": env.int("READINESS_MIN_TRADES", default=30),
+    "max_stop_conditions": env.int("READINESS_MAX_STOP_CONDITIONS", default=0),
+    "min_agreement": env.float("READINESS_MIN_AGREEMENT", default=1.0),
+    "min_deflated_sharpe": env.float("READINESS_MIN_DEFLATED_SHARPE", default=0.95),
+    "max_pbo": env.float("READINESS_MAX_PBO", default=0.5),
+}
 # numba's on-disk cache of the compiled backtest kernels. Its default (__pycache__ beside the
 # source) fails on a read-only install; numba reads the variable when it is first imported,
 # which is after settings in every Django process (web, worker, commands, pytest).

@@ -1,4 +1,4 @@
-"""``make demo`` shortened (3 years, random forest only, a 3-day replay, 2-year controls) end to
+"""``make demo`` shortened (4 years, random forest only, a 3-day replay, 2-year controls) end to
 end: on the embedded default (SQLite, eager Celery; in a child pytest when this run is on
 PostgreSQL) and on PostgreSQL + Redis with a REAL Celery worker running the readiness task.
 Each checks the stored verdicts against the stored backtests, the known-answer controls
@@ -17,7 +17,7 @@ from django.db import connection
 
 from readiness.models import ReadinessReport
 
-DEMO_ARGS = ["--quick", "--years", "3", "--replay-days", "3", "--control-years", "2"]
+DEMO_ARGS = ["--quick", "--years", "4", "--replay-days", "3", "--control-years", "2"]
 EXPECTED = {"SYN_RWALK": "NO-GO", "SYN_EDGE": "GO"}
 
 

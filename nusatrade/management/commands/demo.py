@@ -254,12 +254,16 @@ def _training_end(symbol: str, *, holdout_years: int, seed_start: str | None = N
     from ``seed_start``: the seed held out 2023-2025)."""
     from marketdata.selectors import bars_range
 
-    _, last, count = bars_range(symbol, TIMEFRAME)
+    first, last, count = bars_range(symbol, TIMEFRAME)
     if not count:
         raise CommandError(f"no {symbol} {TIMEFRAME} bars were stored")
     held_out_start = pd.Timestamp(last) - pd.DateOffset(years=holdout_years)
     if seed_start is not None:
         held_out_start = min(pd.Timestamp(seed_start, tz="UTC"), held_out_start)
+    if held_out_start - pd.DateOffset(months=6) < pd.Timestamp(first):
+        raise CommandError(
+            f"{symbol} {TIMEFRAME}: {first:%Y-%m-%d} to {last:%Y-%m-%d} is too short to train "
+            f"on at least six months and hold out {holdout_years} (use more --years)")
     return (held_out_start - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
 
 

@@ -1,9 +1,9 @@
-"""``make demo`` shortened (4 years, random forest only, a 3-day replay, 2-year controls) end to
-end: on the embedded default (SQLite, eager Celery; in a child pytest when this run is on
-PostgreSQL) and on PostgreSQL + Redis with a REAL Celery worker running the readiness task.
-Each checks the stored verdicts against the stored backtests, the known-answer controls
-(random walk NO-GO, planted edge GO) and the trader's account; the random walk control is
-also run alone on several seeds: it must ALWAYS end NO-GO."""
+"""``make demo`` shortened (4 years, random forest only, a 3-day replay; the demo's 5-year
+controls) end to end: on the embedded default (SQLite, eager Celery; in a child pytest when
+this run is on PostgreSQL) and on PostgreSQL + Redis with a REAL Celery worker running the
+readiness task. Each checks the stored verdicts against the stored backtests, the
+known-answer controls (random walk NO-GO, planted edge GO) and the trader's account; the
+random walk control is also run alone on several seeds: it must ALWAYS end NO-GO."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django.db import connection
 
 from readiness.models import ReadinessReport
 
-DEMO_ARGS = ["--quick", "--years", "4", "--replay-days", "3", "--control-years", "2"]
+DEMO_ARGS = ["--quick", "--years", "4", "--replay-days", "3"]
 EXPECTED = {"SYN_RWALK": "NO-GO", "SYN_EDGE": "GO"}
 
 

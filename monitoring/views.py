@@ -76,8 +76,10 @@ def _run(request: HttpRequest, done: str, call: Callable[[], Any]) -> HttpRespon
 @needs("view")
 def dashboard(request: HttpRequest) -> HttpResponse:
     from monitoring.dashboard import dashboard_data
+    from readiness.selectors import readiness_latest_per_model  # its own panel (include)
 
     context = {**admin.site.each_context(request), **dashboard_data(),
+               "readiness_verdicts": readiness_latest_per_model(),
                "title": "ML monitoring dashboard", "can": permissions.actions_for(request.user),
                "role": permissions.role(request.user), "refresh": REFRESH_SECONDS}
     return TemplateResponse(request, "admin/monitoring/dashboard.html", context)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("trading.api.urls")),
     path("api/v1/", include("mlops.api.urls")),
     path("api/v1/", include("monitoring.api.urls")),
+    path("api/v1/", include("readiness.api.urls")),
 ]
 
 # Fail-safe: the schema and Swagger UI exist only when NUSATRADE_ENV says development or test.

@@ -12,3 +12,6 @@ class ReadinessConfig(AppConfig):
     name = "readiness"
     verbose_name = "Readiness"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from readiness import checks  # noqa: F401  (registers readiness.E001)

@@ -152,7 +152,7 @@ def _numeric(figures: Mapping[str, Any], name: str, label: str, key: str, thresh
         return Criterion(name, label, None, threshold, op, low, high, False,
                          f"{label} was not measured ({why}), so it cannot pass")
     passed = _OPS[op](value, threshold)
-    span = (f" (95 % interval {_fmt(low, kind)} to {_fmt(high, kind)})"
+    span = (f" (95% interval {_fmt(low, kind)} to {_fmt(high, kind)})"
             if low is not None and high is not None else "")
     verb = "is" if passed else "is not"
     reason = f"{label} {_fmt(value, kind)} {verb} {bound}{span}"

@@ -19,6 +19,7 @@ PURE_MODULES = [
     "trading.pnl", "trading.risk", "backtests.engine", "backtests.metrics", "backtests.sweep",
     "backtests.report", "trading.brokers.base", "trading.brokers.mt5sim",
     "trading.brokers.paper", "trading.fills", "operations.dumps", "operations.s3",
+    "readiness.criteria", "readiness.agreement", "readiness.report",
 ]
 FRAMEWORKS = ("django", "celery", "rest_framework")
 

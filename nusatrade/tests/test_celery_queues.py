@@ -33,6 +33,7 @@ def queue_of(task_name: str, **options) -> str:
     ("mlops.predict", "training"),
     ("mlops.train", "training"),
     ("backtests.run_backtest", "training"),
+    ("readiness.run", "training"),
     ("nusatrade.alerts.send", "maintenance"),
     ("maintenance.backup", "maintenance"),
     ("trading.reconcile", "maintenance"),

@@ -18,10 +18,20 @@ def tiny_features(monkeypatch):
                         if fid == cyclekit.FEATURES.id else production(fid))
 
 
-@pytest.fixture
-def world(db, settings, tmp_path, tiny_features):
-    """(model) active for XAUUSD H1, bars to 2024-04-10: held out 2024-03-01..2024-04-10."""
+def build_world(settings, tmp_path):
+    """The model, active for XAUUSD H1; bars from 2024-01-01 to 2024-04-09 (the last stored
+    day): held out from 2024-03-01."""
     settings.REPORTS_DIR = tmp_path / "reports"
     cyclekit.fresh_estimators(settings, tmp_path)
     cyclekit.store_bars(end="2024-04-10")
     return cyclekit.active_model()
+
+
+@pytest.fixture
+def world(db, settings, tmp_path, tiny_features):
+    return build_world(settings, tmp_path)
+
+
+@pytest.fixture
+def worker_world(transactional_db, settings, tmp_path, tiny_features):
+    return build_world(settings, tmp_path)

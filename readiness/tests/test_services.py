@@ -55,6 +55,8 @@ def test_readiness_run_stores_a_verdict_consistent_with_its_runs(world):
         "win_rate", "profit_factor", "max_drawdown", "min_trades", "stop_conditions",
         "replay_agreement", "reconciliation", "lookahead", "deflated_sharpe", "pbo"}
     assert report.model_fingerprint == world.fingerprint
+    # The run's paper account is closed afterwards: the live dispatcher never trades it.
+    assert report.account.status == "closed"
     assert report.ran_by
     html = Path(report.report_path).read_text(encoding="utf-8")
     assert report.verdict in html and "<script" not in html and "<link" not in html
@@ -73,3 +75,23 @@ def test_changed_fingerprint_is_refused_and_nothing_stored(world):
         readiness_run(world.pk, days=5)
     assert not ReadinessReport.objects.exists()
     assert not BacktestRun.objects.exists()
+
+
+def test_a_run_failing_after_the_replay_stores_no_report_and_closes_its_account(world,
+                                                                                 monkeypatch):
+    from accounts.models import TradingAccount
+    from readiness import services
+
+    real = services._backtest
+
+    def second_backtest_fails(*args, **kwargs):
+        if kwargs.get("account") is not None:
+            raise ReadinessRefused("backtest of the replay window refused: simulated")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_backtest", second_backtest_fails)
+    with pytest.raises(ReadinessRefused, match="simulated"):
+        readiness_run(world.pk, days=5)
+    assert not ReadinessReport.objects.exists()
+    account = TradingAccount.objects.get(name__startswith="readiness #")
+    assert account.status == "closed"   # never left for the live dispatcher to trade

@@ -89,6 +89,8 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
     "mlmodel-detail": {"get": ALL},
     "performance-list": {"get": ALL},
     "performance-detail": {"get": OWN},
+    "readiness-list": {"get": ALL},     # model evidence, shared like models/
+    "readiness-detail": {"get": ALL},
 }
 
 
@@ -123,6 +125,10 @@ def _object_id(name: str, w: World) -> int:
         return run.pk
     if kind == "performance":
         return snapshot(w.account_a).pk
+    if kind == "readiness":
+        from readiness.tests.factories import readiness_report
+
+        return readiness_report(w.model, w.account_a).pk
     return {"account": w.account_a.pk, "position": Position.objects.filter(
         account=w.account_a).first().pk, "order": Order.objects.filter(
         account=w.account_a).first().pk, "signal": Signal.objects.filter(

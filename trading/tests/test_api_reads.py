@@ -67,7 +67,8 @@ def test_admin_lists_every_account():
 
 # Detail routes whose object is not a trading account's: models are shared by design, and
 # backtest runs are scoped (and IDOR-tested) by backtests/tests/test_api.py.
-NOT_ACCOUNT_OBJECTS = {"mlmodel-detail", "backtest-detail", "backtest-report"}
+NOT_ACCOUNT_OBJECTS = {"mlmodel-detail", "backtest-detail", "backtest-report",
+                       "readiness-detail"}  # readiness: model evidence (readiness/tests)
 
 
 def _detail_routes():

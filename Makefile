@@ -34,7 +34,8 @@ warm: $(VENV)/.runtime
 collectstatic: $(VENV)/.runtime
 	$(PY) manage.py collectstatic --noinput -v0
 
-## demo: install, migrate the embedded database and run the whole pipeline end to end
+## demo: install, migrate the embedded database and run the whole plan end to end: data,
+## models, the readiness verdict and the known-answer controls (under 10 min on 2 cores)
 demo: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py demo

@@ -42,6 +42,7 @@ import pandas as pd  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from marketdata import synthetic  # noqa: E402
+from marketdata.exports import write_mt5  # noqa: E402
 from marketdata.models import Bar  # noqa: E402
 from marketdata.selectors import load_bars  # noqa: E402
 from marketdata.services import bars_import, bars_upsert  # noqa: E402
@@ -51,18 +52,6 @@ IMPORT_ROWS = 487_977
 LOAD_ROWS = 123_639
 IMPORT_TARGET = 200_000
 LOAD_TARGET = 1_000_000
-
-
-def write_mt5(frame: pd.DataFrame, path: Path) -> None:
-    """An MT5 "export bars" file (tab-separated, UTF-8) of a bars frame."""
-    table = pd.DataFrame({
-        "date": frame.index.strftime("%Y.%m.%d"), "time": frame.index.strftime("%H:%M:%S"),
-        **{c: frame[c].to_numpy() for c in ("open", "high", "low", "close")},
-        "tickvol": frame["volume"].astype("int64").to_numpy(), "vol": 0,
-        "spread": frame["spread"].astype("int64").to_numpy()})
-    with path.open("w", newline="") as out:
-        out.write("<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\n")
-        table.to_csv(out, sep="\t", header=False, index=False, float_format="%.2f")
 
 
 def empty_bars() -> None:

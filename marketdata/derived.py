@@ -19,8 +19,8 @@ from marketdata.models import Bar
 from marketdata.resample import resample_bars, validate_timeframes
 from marketdata.selectors import load_bars
 from marketdata.services import UpsertResult, bars_upsert, instrument_get
+from marketdata.services.upsert import validate_no_real_bars
 from marketdata.synthetic import generate_bars, profile_for
-from nusatrade.errors import DataError
 
 DEFAULT_SAMPLE_START = "2005-01-03"
 
@@ -59,14 +59,6 @@ def _result(symbol: str, timeframe: str, frame: pd.DataFrame, outcomes: list[Ups
     )
 
 
-def _validate_no_real_bars(instrument_id: int, symbol: str, timeframe: str) -> None:
-    """Synthetic bars must never fill the holes of real market data."""
-    if Bar.objects.filter(instrument_id=instrument_id, timeframe=timeframe,
-                          synthetic=False).exists():
-        raise DataError(f"{symbol} {timeframe} already holds real (non-synthetic) bars: refusing "
-                        "to mix synthetic sample data into them")
-
-
 def bars_generate_sample(symbol: str, timeframe: str = "H1", *, years: float = 21,
                          seed: int = 42, start: str = DEFAULT_SAMPLE_START,
                          start_price: float | None = None) -> DerivedResult:
@@ -74,7 +66,7 @@ def bars_generate_sample(symbol: str, timeframe: str = "H1", *, years: float = 2
     ``synthetic=True``. DataError if the series already holds real bars."""
     tf = timeframes.get(timeframe).name
     instrument = instrument_get(symbol)
-    _validate_no_real_bars(instrument.pk, instrument.symbol, tf)
+    validate_no_real_bars(instrument, tf)
     price = start_price if start_price is not None else profile_for(instrument.symbol).start_price
     frame = generate_bars(tf, years, seed, symbol=instrument.symbol, start=start,
                           start_price=price)

@@ -1,5 +1,6 @@
 """Deterministic synthetic bars: a gold-like series for demos and tests, and a signal-free random
-walk for ML honesty tests. Pure: no Django.
+walk and a planted-edge series for ML honesty tests and the known-answer controls of
+``make demo``. Pure: no Django.
 
 The gold-like model (docs/marketdata-derived.md has the why of every parameter):
 
@@ -289,23 +290,29 @@ def generate_bars(timeframe: str = "H1", years: float = 21, seed: int = 42, *,
                           holidays=holidays, params=params)
 
 
-def random_walk_bars(n: int, seed: int = 0, *, timeframe: str = "H1",
-                     start: str = "2020-01-06", start_price: float = 100.0,
-                     vol_per_bar: float = 0.002, digits: int | None = None) -> pd.DataFrame:
-    """``n`` bars of a driftless log random walk with constant volatility: nothing in it can
-    predict the next return (no seasonality, no clustering, no regimes, independent volume and
-    a constant spread). For tests that an ML pipeline finds no edge where there is none."""
+def bars_in_years(years: float, timeframe: str = "H1") -> int:
+    """How many ``timeframe`` bars ``years`` of the forex-week calendar hold (6,240 trading
+    hours a year)."""
+    if years <= 0:
+        raise ValueError("years must be positive")
+    return int(years * HOURS_PER_YEAR * 60 / timeframes.get(timeframe).minutes)
+
+
+def _calendar_ns(n: int, timeframe: str, start: str) -> np.ndarray:
+    """Open times (int64 ns) of the first ``n`` bars of the calendar from ``start``."""
     if n < 0:
         raise ValueError("n must be >= 0")
     tf = timeframes.get(timeframe)
     begin = calendar.to_utc_timestamp(start)
     # Five trading days in seven, plus room for holidays.
     span = pd.Timedelta(minutes=tf.minutes) * int(n * 1.45 + 10) + pd.Timedelta(days=14)
-    ns = calendar.to_ns(calendar.expected_times(begin, begin + span, tf.name))[:n]
-    u = _rng(seed, "random-walk").random((ns.size, 5))
-    z, _ = _box_muller(u[:, 0], u[:, 1])
-    ret = vol_per_bar * z
-    sigma = np.full(ns.size, vol_per_bar)
+    return calendar.to_ns(calendar.expected_times(begin, begin + span, tf.name))[:n]
+
+
+def _walk_frame(ns: np.ndarray, ret: np.ndarray, u: np.ndarray, sigma: np.ndarray,
+                start_price: float, digits: int | None) -> pd.DataFrame:
+    """Bars of the log-price path ``cumsum(ret)``: no gaps, bridge extremes, independent
+    volume (``u[:, 4]``) and a constant spread."""
     log_close = np.log(start_price) + np.cumsum(ret)
     log_open = _opens(start_price, log_close, np.zeros(ns.size))
     high, low = _bridge_extremes(ret, sigma, u[:, 2], u[:, 3])
@@ -313,3 +320,91 @@ def random_walk_bars(n: int, seed: int = 0, *, timeframe: str = "H1",
     frame["volume"] = np.round(500.0 + 1000.0 * u[:, 4])
     frame["spread"] = 10.0
     return frame[BAR_COLUMNS].astype("float64")
+
+
+def random_walk_bars(n: int, seed: int = 0, *, timeframe: str = "H1",
+                     start: str = "2020-01-06", start_price: float = 100.0,
+                     vol_per_bar: float = 0.002, digits: int | None = None) -> pd.DataFrame:
+    """``n`` bars of a driftless log random walk with constant volatility: nothing in it can
+    predict the next return (no seasonality, no clustering, no regimes, independent volume and
+    a constant spread). For tests that an ML pipeline finds no edge where there is none, and
+    the known-answer control of ``make demo`` (a model trained on it must end NO-GO).
+
+    The log return of every bar (close over open; each bar opens at the previous close) is
+    ``vol_per_bar * z`` with ``z`` i.i.d. standard normal: mean 0, lag-k autocorrelation 0.
+    """
+    ns = _calendar_ns(n, timeframe, start)
+    u = _rng(seed, "random-walk").random((ns.size, 5))
+    z, _ = _box_muller(u[:, 0], u[:, 1])
+    return _walk_frame(ns, vol_per_bar * z, u, np.full(ns.size, vol_per_bar), start_price,
+                       digits)
+
+
+def planted_edge_bars(n: int, seed: int = 0, *, edge: float = 0.25,
+                      regime_bars: float = 240.0, timeframe: str = "H1",
+                      start: str = "2020-01-06", start_price: float = 100.0,
+                      vol_per_bar: float = 0.002, digits: int | None = None) -> pd.DataFrame:
+    """``n`` bars with a PLANTED, known edge: persistent trends, for the known-answer control
+    of ``make demo`` (the pipeline must find it).
+
+    What is planted, exactly: a hidden direction ``s[t]`` in {+1, -1}, and the log return of
+    bar t (close over open; every bar opens at the previous close, no gaps) is
+
+        r[t] = s[t] * edge * vol_per_bar + vol_per_bar * z[t],   z i.i.d. N(0, 1).
+
+    ``s`` is re-drawn at each bar with probability ``1 / regime_bars``; a re-draw points the
+    trend back toward the start price (down when the last close is above it, up when below),
+    which keeps the price in a plausible band over years instead of wandering off (with the
+    defaults the direction changes about every 480 bars). The first direction is a coin flip.
+    Long run there is no drift. Everything else is the random walk's (constant volatility,
+    independent volume, constant spread). Nothing about the future leaks: ``s[t]`` is decided
+    before bar t from the past only, and is visible to a model only through past returns.
+
+    How strong (defaults: edge 0.25 bar-sd a bar): a trader who knew ``s[t]`` would call the
+    next bar right with probability Phi(0.25) = 59.9%, and over a 24-bar hold would expect
+    6.0 sd of move against 4.9 sd of noise. A model does not know ``s[t]``; it can infer it
+    from the returns of the last 24-120 bars (the feature set has them: ``ret_24``,
+    ``ret_48``, ``ret_120``, moving-average slopes and crosses), late after each change. Why
+    trends rather than bar-to-bar momentum: the strategy holds a position until its stop,
+    target or an opposite signal (many bars), so only an edge that lasts that long can pay
+    its costs.
+    """
+    _validate_regime_bars(regime_bars)
+    ns = _calendar_ns(n, timeframe, start)
+    u = _rng(seed, "planted-trend").random((ns.size, 6))
+    z, _ = _box_muller(u[:, 0], u[:, 1])
+    direction = _trend_direction(u[:, 5], z, edge, regime_bars)
+    ret = vol_per_bar * (edge * direction + z)
+    return _walk_frame(ns, ret, u, np.full(ns.size, vol_per_bar), start_price, digits)
+
+
+def planted_direction(n: int, seed: int = 0, *, edge: float = 0.25,
+                      regime_bars: float = 240.0) -> np.ndarray:
+    """The hidden trend direction (+1/-1) of ``planted_edge_bars(n, seed, ...)``, bar by bar:
+    for tests that measure the planted effect, never for a model."""
+    _validate_regime_bars(regime_bars)
+    u = _rng(seed, "planted-trend").random((n, 6))
+    z, _ = _box_muller(u[:, 0], u[:, 1])
+    return _trend_direction(u[:, 5], z, edge, regime_bars)
+
+
+def _validate_regime_bars(regime_bars: float) -> None:
+    if regime_bars < 1:
+        raise ValueError("regime_bars must be >= 1")
+
+
+def _trend_direction(u: np.ndarray, z: np.ndarray, edge: float,
+                     regime_bars: float) -> np.ndarray:
+    """+1/-1 per bar (see ``planted_edge_bars``): a re-draw where ``u < 1 / regime_bars``
+    points back toward the start price; the level is tracked in bar-sd units. Causal: the
+    direction of bar t depends on bars before t only."""
+    redraw = u < 1.0 / regime_bars
+    out = np.empty(u.size)
+    current = 1.0 if u.size and u[0] < 0.5 else -1.0
+    level = 0.0
+    for t in range(u.size):
+        if redraw[t] and t:
+            current = -1.0 if level > 0.0 else 1.0
+        out[t] = current
+        level += edge * current + float(z[t])
+    return out

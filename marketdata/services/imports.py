@@ -26,7 +26,12 @@ from marketdata.importers.rejections import count_by_reason
 from marketdata.importers.timezones import SourceTimeZone, parse_tz
 from marketdata.models import ImportRun
 from marketdata.services.quarantine import conflict_rejections, quarantine_rows
-from marketdata.services.upsert import UpsertResult, bars_upsert, instrument_get
+from marketdata.services.upsert import (
+    UpsertResult,
+    bars_upsert,
+    instrument_get,
+    validate_no_real_bars,
+)
 from marketdata.validation import ValidationResult, validate_bars
 from nusatrade.errors import ConfigurationError, NusaTradeError
 from trading.models import Instrument
@@ -43,12 +48,15 @@ ProgressFactory = Callable[[str, int], ProgressBar]
 
 
 def bars_import(path: str | Path, symbol: str, timeframe: str, fmt: str = "auto",
-                tz: str | None = None, *, progress: ProgressFactory | None = None) -> ImportRun:
+                tz: str | None = None, *, progress: ProgressFactory | None = None,
+                synthetic: bool = False) -> ImportRun:
     """Import the bar file at ``path`` as ``symbol``/``timeframe`` bars; returns the run.
 
     ``tz`` is the time zone the file's timestamps are written in (see
     ``importers.timezones``); None means the format's own assumption (MT5: UTC, HistData:
-    EST without DST, generic: UTC or the offsets in the file). Raises ValueError/DataError for
+    EST without DST, generic: UTC or the offsets in the file). ``synthetic`` stores the bars
+    marked synthetic (generated files such as ``make demo``'s controls), refused when the series
+    already holds real bars. Raises ValueError/DataError for
     bad arguments (nothing recorded) and DataError for an unreadable file (a failed run is
     recorded, no bars or quarantined rows).
     """
@@ -58,16 +66,19 @@ def bars_import(path: str | Path, symbol: str, timeframe: str, fmt: str = "auto"
     if fmt not in FORMAT_CHOICES:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMAT_CHOICES)}")
     requested_tz = parse_tz(tz) if tz else None
+    if synthetic:
+        validate_no_real_bars(instrument, tf)
     # On a DataError the database stays exactly as it was (the issue's rule). The caller
     # reports the failure once (import_bars: its one-line error); logging it here as well
     # printed every error twice on the operator's terminal.
     with transaction.atomic():
-        return _import(Path(path), instrument, tf, fmt, requested_tz, progress, started)
+        return _import(Path(path), instrument, tf, fmt, requested_tz, progress, started,
+                       synthetic)
 
 
 def _import(path: Path, instrument: Instrument, tf: str, fmt: str,
             requested_tz: SourceTimeZone | None, progress: ProgressFactory | None,
-            started: float) -> ImportRun:
+            started: float, synthetic: bool = False) -> ImportRun:
     source = read_source(path)
     with _stage(progress, "reading", source.line_count) as update:
         parsed = parse_source(source, fmt, progress=update)
@@ -78,13 +89,16 @@ def _import(path: Path, instrument: Instrument, tf: str, fmt: str,
         format=parsed.format, tz=source_tz.name if source_tz else "UTC",
         tz_assumption=assumption)
     with _stage(progress, "storing", len(result.bars)) as update:
-        upsert = bars_upsert(instrument.symbol, tf, result.bars, progress=update)
+        upsert = bars_upsert(instrument.symbol, tf, result.bars, synthetic=synthetic,
+                             progress=update)
     rejections = pd.concat([parsed.rejections, result.rejections,
                             conflict_rejections(upsert.conflicts)], ignore_index=True)
     rejections = rejections.sort_values("line", kind="stable", ignore_index=True)
     rejections["raw"] = parsed.source.lines(rejections["line"].to_numpy())
     quarantine_rows(run, rejections)
     _fill_report(run, parsed, result, upsert, rejections, instrument.symbol, tf)
+    if synthetic:
+        run.notes.append("stored marked SYNTHETIC (--synthetic): generated data, not a market")
     run.duration = timedelta(seconds=time.monotonic() - started)
     run.save()
     return run

@@ -68,6 +68,14 @@ def instrument_get(symbol: str) -> Instrument:
         raise DataError(f"unknown symbol {symbol!r} (known: {known})") from None
 
 
+def validate_no_real_bars(instrument: Instrument, timeframe: str) -> None:
+    """Synthetic bars must never fill the holes of real market data (DataError)."""
+    if Bar.objects.filter(instrument_id=instrument.pk, timeframe=timeframe,
+                          synthetic=False).exists():
+        raise DataError(f"{instrument.symbol} {timeframe} already holds real (non-synthetic) "
+                        "bars: refusing to mix synthetic data into them")
+
+
 def bars_upsert(symbol: str, timeframe: str, frame: pd.DataFrame, *, synthetic: bool = False,
                 import_run: ImportRun | None = None,
                 progress: Callable[[int], None] | None = None) -> UpsertResult:

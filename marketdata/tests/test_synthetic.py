@@ -11,8 +11,11 @@ from marketdata.resample import resample_bars
 from marketdata.synthetic import (
     ModelParams,
     _ar1,
+    bars_in_years,
     generate_bars,
     generate_range,
+    planted_direction,
+    planted_edge_bars,
     random_walk_bars,
 )
 
@@ -192,3 +195,65 @@ def test_random_walk_has_no_drift_no_memory_and_uninformative_volume():
 
 def test_random_walk_of_zero_bars_is_empty():
     assert random_walk_bars(0).empty
+
+
+def test_random_walk_stays_driftless_and_memoryless_on_several_seeds():
+    """The demo's control uses seeds other than 2: none of them may carry an edge."""
+    for seed in (7, 11, 23):
+        returns = log_returns(random_walk_bars(30_000, seed=seed, start_price=2000.0))
+        assert abs(returns.mean()) < 4 * returns.std() / np.sqrt(returns.size)
+        assert abs(autocorrelation(returns, 1)) < 4 / np.sqrt(returns.size)
+
+
+# --- the planted edge ------------------------------------------------------------------------
+
+def test_planted_edge_has_the_documented_drift_in_each_trend_and_none_overall():
+    edge, n = 0.25, 100_000
+    bars = planted_edge_bars(n, seed=3, edge=edge, start_price=2000.0)
+    direction = planted_direction(n, seed=3, edge=edge)
+    returns = np.log(bars["close"].to_numpy() / bars["open"].to_numpy())  # r[t], bar by bar
+    sd = 0.002
+    standardized = returns * direction / sd  # edge + z: the planted drift along the trend
+    assert abs(standardized.mean() - edge) < 4 / np.sqrt(n)
+    assert abs((returns / sd - edge * direction).std() - 1.0) < 0.01  # the noise is z
+    assert (bars["open"].to_numpy()[1:] == bars["close"].to_numpy()[:-1]).all()
+    changes = int((np.diff(direction) != 0).sum())
+    assert 50 < changes < 600  # trends last hundreds of bars, as documented
+    assert bars["close"].min() > 500 and bars["close"].max() < 8000  # pulled back to the start
+
+
+def test_planted_edge_calls_the_next_bar_with_the_documented_hit_rate():
+    """Knowing s[t], the next bar goes its way with probability Phi(edge) (59.9% at 0.25); the
+    random walk gives nothing to a trend follower that knows the same directions."""
+    from math import erf, sqrt
+
+    edge, n = 0.25, 100_000
+    direction = planted_direction(n, seed=5, edge=edge)
+    for make, expected in ((planted_edge_bars, 0.5 * (1 + erf(edge / sqrt(2)))),
+                           (random_walk_bars, 0.5)):
+        bars = make(n, seed=5, start_price=2000.0)
+        returns = np.log(bars["close"].to_numpy() / bars["open"].to_numpy())
+        hit = (returns * direction > 0).mean()
+        assert abs(hit - expected) < 4 * 0.5 / np.sqrt(n)
+
+
+def test_planted_direction_is_causal_a_longer_series_starts_with_the_same_bars():
+    short, long_ = planted_edge_bars(2000, seed=1), planted_edge_bars(5000, seed=1)
+    pd.testing.assert_frame_equal(short, long_.iloc[:2000])
+
+
+def test_planted_edge_is_deterministic_on_the_calendar_and_checks_its_arguments():
+    bars = planted_edge_bars(3000, seed=1)
+    assert len(bars) == 3000 and calendar.is_open(bars.index).all()
+    assert (bars["high"] >= bars[["open", "close"]].max(axis=1)).all()
+    assert (bars["low"] <= bars[["open", "close"]].min(axis=1)).all()
+    pd.testing.assert_frame_equal(bars, planted_edge_bars(3000, seed=1))
+    with pytest.raises(ValueError, match="regime_bars"):
+        planted_edge_bars(10, regime_bars=0.5)
+
+
+def test_bars_in_years_counts_the_trading_hours():
+    assert bars_in_years(1, "H1") == 6240
+    assert bars_in_years(0.5, "M15") == 12480
+    with pytest.raises(ValueError, match="years"):
+        bars_in_years(0)

@@ -57,6 +57,25 @@ def test_create_account_refuses_unknown_user_and_duplicate_name(account_id):
         run("create_account", "ops1", "--name", "drill")
 
 
+def test_create_account_mt5_records_the_connection_never_a_password(account_id):
+    account = TradingAccount.objects.get(pk=int(run(
+        "create_account", "ops1", "--name", "mt5 demo", "--broker", "mt5", "--login",
+        "51234567", "--server", "ICMarketsSC-Demo", "--password-env-var",
+        "MT5_DEMO_PASSWORD").strip()))
+    assert (account.broker, account.broker_login, account.broker_server,
+            account.password_env_var) == ("mt5", "51234567", "ICMarketsSC-Demo",
+                                          "MT5_DEMO_PASSWORD")
+    assert RiskPolicy.objects.filter(account=account).exists()
+    with pytest.raises(CommandError, match="NAME of an environment variable"):
+        run("create_account", "ops1", "--name", "x", "--broker", "mt5",
+            "--password-env-var", "hunter2!")
+    with pytest.raises(CommandError, match="are for --broker mt5"):
+        run("create_account", "ops1", "--name", "y", "--login", "1")
+    with pytest.raises(CommandError, match="already another account's"):
+        run("create_account", "ops1", "--name", "z", "--broker", "mt5", "--login",
+            "51234567", "--server", "ICMarketsSC-Demo")
+
+
 def test_place_order_repeated_client_order_id_is_one_order(account_id):
     args = ("place_order", "--account", str(account_id), "--symbol", "XAUUSD", "--side", "BUY",
             "--volume", "0.01", "--reason", "drill", "--client-order-id", "ops-1")

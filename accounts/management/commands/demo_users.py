@@ -1,4 +1,7 @@
-"""Create (or reset) the demo admin and trader and print their credentials and TOTP secret."""
+"""Create (or reset) the demo admin and trader and print their credentials and TOTP secret.
+
+Users only: the trader's paper account is made by ``create_account`` (the trading service that
+also gives it its risk policy and strategy settings); ``make demo`` runs both."""
 
 from __future__ import annotations
 
@@ -8,21 +11,20 @@ import secrets
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.models import Role, TradingAccount, User
-from accounts.services import totp_device_create, trading_account_create
+from accounts.models import Role, User
+from accounts.services import totp_device_create
 
 
 class Command(BaseCommand):
-    help = "Create or reset the demo users (admin with TOTP, trader with a paper account)."
+    help = ("Create or reset the demo users (admin with TOTP, trader); then "
+            "`create_account demo-trader --name \"Demo paper\"` gives the trader an account.")
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
         admin_pw, trader_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         admin = self._reset("demo-admin", admin_pw, Role.ADMIN, staff=True)
-        trader = self._reset("demo-trader", trader_pw, Role.TRADER, staff=False)
+        self._reset("demo-trader", trader_pw, Role.TRADER, staff=False)
         enrolment = totp_device_create(admin, name="demo", replace=True)
-        if not TradingAccount.objects.filter(owner=trader, name="Demo paper").exists():
-            trading_account_create(trader, "Demo paper")
         secret = base64.b32encode(enrolment.device.bin_key).decode()
         self.stdout.write(
             "Demo users (development only; passwords are new on every run):\n"

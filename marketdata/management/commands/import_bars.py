@@ -37,13 +37,17 @@ class Command(BaseCommand):
         parser.add_argument("--tz", default=None,
                             help="Time zone of the file's timestamps: UTC, UTC+2, NY+7 or an "
                                  "IANA name (default: MT5 UTC, HistData EST without DST)")
+        parser.add_argument("--synthetic", action="store_true",
+                            help="store the bars marked synthetic (a generated file, e.g. the "
+                                 "demo's controls); refused if the series holds real bars")
 
     def handle(self, *args: object, **options: object) -> None:
         path = str(options["path"])
         try:
             run = bars_import(path, str(options["symbol"]), str(options["timeframe"]),
                               fmt=str(options["fmt"]), tz=options["tz"],  # type: ignore[arg-type]
-                              progress=self._progress_factory())
+                              progress=self._progress_factory(),
+                              synthetic=bool(options["synthetic"]))
         except DataError as exc:
             where = f"{path}, line {exc.line}" if exc.line else path
             raise CommandError(f"{where}: {_one_line(exc.reason)}") from None

@@ -8,10 +8,19 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlops import services
+from mlops.algorithms import ALGORITHMS
 from mlops.management.progress import CommandProgress
 from mlops.management.tables import comparison_table, fmt
 from mlops.services.demo import DEMO_WALK_FORWARD, selection_optimism
 from nusatrade.errors import NusaTradeError
+
+
+def algorithm_list(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in ALGORITHMS]
+    if not names or unknown:
+        raise ValueError(text)
+    return names
 
 
 class Command(BaseCommand):
@@ -27,6 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--start", default=None, help="first bar used (default: all)")
         parser.add_argument("--end", default=None,
                             help="last bar used; later bars stay unseen for backtests")
+        parser.add_argument("--algorithms", type=algorithm_list, default=ALGORITHMS,
+                            help="comma-separated subset of " + ",".join(ALGORITHMS)
+                                 + " (default: all three)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         started = time.perf_counter()
@@ -35,7 +47,7 @@ class Command(BaseCommand):
                 symbol=opts["symbol"], timeframe=opts["timeframe"],
                 walk_forward=opts["walk_forward"], points=opts["points"],
                 say=self.stdout.write, activate_best=not opts["no_activate"],
-                start=opts["start"], end=opts["end"],
+                start=opts["start"], end=opts["end"], algorithms=opts["algorithms"],
                 progress_factory=lambda desc: CommandProgress(self.stdout, desc))
         except NusaTradeError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,5 +1,6 @@
 """``create_account USERNAME --name NAME --broker paper --balance 10000 [--currency USD]
-[--leverage 100]``: prints the new account's id."""
+[--leverage 100] [--login N --server NAME --password-env-var VAR]`` (the last three for an
+MT5 account): prints the new account's id."""
 
 from __future__ import annotations
 
@@ -33,13 +34,21 @@ class Command(BaseCommand):
                             help="starting balance (paper) / reference balance (default 10000)")
         parser.add_argument("--currency", default="USD")
         parser.add_argument("--leverage", type=int, default=100)
+        parser.add_argument("--login", default="", help="mt5: the account number")
+        parser.add_argument("--server", default="",
+                            help="mt5: the broker's server, as in the terminal's login dialog")
+        parser.add_argument("--password-env-var", default="",
+                            help="mt5: the NAME of the environment variable holding the "
+                                 "password (never the password itself)")
 
     def handle(self, *args, **options) -> None:
         try:
             account = account_create(options["username"], name=options["name"],
                                      broker=options["broker"], balance=options["balance"],
                                      currency=options["currency"],
-                                     leverage=options["leverage"])
+                                     leverage=options["leverage"],
+                                     login=options["login"], server=options["server"],
+                                     password_env_var=options["password_env_var"])
         except DataError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(str(account.pk))

@@ -1,5 +1,5 @@
 """Readiness is orchestration, the top of the ladder (CONVENTIONS "Layers"): nothing imports
-it but the URL conf, the API, the admin and the dashboard's one panel."""
+it but the URL conf, the API, the admin, the dashboard's one panel and ``make demo``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from tests.helpers import ROOT
 # (file, module imported): the only places outside readiness/ that may import it (the URL
 # conf names "readiness.api.urls" as a string; the admin is discovered by Django).
 ALLOWED = {("monitoring/views.py", "readiness.selectors"),
-           ("trading/tests/test_api_permissions.py", "readiness.tests.factories")}
+           ("trading/tests/test_api_permissions.py", "readiness.tests.factories"),
+           # make demo runs the whole plan: it sits above every layer, readiness included
+           ("nusatrade/management/commands/demo.py", "readiness"),
+           ("nusatrade/management/commands/demo.py", "readiness.models"),
+           ("nusatrade/management/commands/demo.py", "readiness.output"),
+           ("nusatrade/tests/test_demo_readiness.py", "readiness.models")}
 
 
 def readiness_imports() -> set[tuple[str, str]]:

@@ -168,8 +168,8 @@ class Command(BaseCommand):
     def _readiness(self, model: Any) -> Any:
         """``readiness --model ID --activate`` through the Celery task, with a heartbeat."""
         from readiness import tasks
-        from readiness.management.commands.readiness import report_text
         from readiness.models import ReadinessReport
+        from readiness.output import report_text
 
         days = self.opts["replay_days"]
         where = ("in this process (eager Celery)" if settings.CELERY_TASK_ALWAYS_EAGER

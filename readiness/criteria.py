@@ -192,6 +192,14 @@ def _dsr(figures: Mapping[str, Any], t: Thresholds) -> Criterion:
                     f"after accounting for {tried}, the Sharpe ratio could be luck")
 
 
+def _agreement_why(figures: Mapping[str, Any]) -> str:
+    why = ("the real trading cycle did not make the trades the backtest made: the backtest "
+           "does not describe what the cycle will do")
+    agreement = figures.get("agreement")
+    cause = agreement.get("cause") if isinstance(agreement, Mapping) else None
+    return f"{why} ({cause})" if cause else why
+
+
 def criteria_of(figures: Mapping[str, Any], t: Thresholds) -> tuple[Criterion, ...]:
     """Every criterion, in the order they are printed."""
     return (
@@ -210,8 +218,7 @@ def criteria_of(figures: Mapping[str, Any], t: Thresholds) -> tuple[Criterion, .
                  "risk halts or kill switches stopped trading during the replay"),
         _numeric(figures, "replay_agreement", "replay/backtest agreement",
                  "replay_agreement", t.min_agreement, ">=", "pct",
-                 "the real trading cycle did not make the trades the backtest made: the "
-                 "backtest does not describe what the cycle will do"),
+                 _agreement_why(figures)),
         _flag(figures, "reconciliation", "reconciliation", "reconciliation_clean",
               "the paper account reconciled clean after the replay",
               "the paper account did not reconcile clean after the replay: the database and "

@@ -110,7 +110,7 @@ def readiness_run(model_id: int, *, start: date | None = None, days: int = 30, u
             "(agreement)")
         twin = _backtest(model, window.replay_start, window.replay_end, user=user,
                          account=account)
-        agreement = compare_trades(replay.trades, _run_trades(twin))
+        agreement = _agreement(replay, twin)
         say(f"Reconciliation and performance tracker of account #{account.pk}")
         reconciliation = _reconcile(account, replay, model)
         tracker = _track(account, model, replay)
@@ -270,6 +270,14 @@ def _owner(user: Any) -> User:
         owner.set_unusable_password()
         owner.save(update_fields=["password"])
     return owner
+
+
+def _agreement(replay: Any, twin: BacktestRun) -> dict[str, Any]:
+    """Replay vs backtest, trade by trade; trades made on a closed market (by the cycle's own
+    calendar) are named (``readiness.agreement``)."""
+    from trading.cycle.steps import market_open_at
+
+    return compare_trades(replay.trades, _run_trades(twin), market_open=market_open_at)
 
 
 def _account_create(model: MLModel, user: Any) -> TradingAccount:

@@ -55,6 +55,14 @@ def holidays_around(now: datetime) -> tuple:
     return calendar.default_holidays(year - 1, year + 1)
 
 
+def market_open_at(now: datetime, holidays: tuple | None = None) -> bool:
+    """Can an order fill at ``now`` by the cycle's market calendar (weekends, the holidays)?
+    THE rule of the cycle's step 1; readiness's agreement check names the trades a backtest
+    makes while it says closed (``readiness.agreement``)."""
+    holidays = holidays_around(now) if holidays is None else holidays
+    return bool(calendar.is_open(pd.DatetimeIndex([now]), holidays)[0])
+
+
 @dataclass
 class Decided:
     side: int
@@ -113,7 +121,7 @@ class CycleContext:
         # Can an order fill now? A decision taken at a bar's close fills at the next open
         # (strategy.fill_time); when the market closes with the bar (Friday's last bar, the
         # eve of a holiday) the signal is recorded now and its orders wait for the reopening.
-        self.fill_open = bool(calendar.is_open(pd.DatetimeIndex([self.now]), holidays)[0])
+        self.fill_open = market_open_at(self.now, holidays)
         self.reopening = False
         if not freshness.market_open(self.now, self.timeframe, holidays):
             if not self.fill_open:

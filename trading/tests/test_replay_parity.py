@@ -86,3 +86,31 @@ def test_replay_lists_the_same_trades_and_halts_as_the_backtest(world):
                                                         "bars_per_second")},
                       "trades": len(replayed), "halts": replay["halts"],
                       "denied": replay["denied_by_rule"], "reasons": sorted(reasons)}))
+
+
+def test_max_trades_per_day_counts_alike_in_replay_and_backtest(world):
+    """The daily limit as the binding rule (1 trade a UTC day, the kill switches off): the
+    replay and the backtest open and refuse the same entries, weekly reopenings included
+    (both judge an entry at its fill time). The demo's "5 vs 7 under max_trades_per_day" was
+    holiday bars, not this rule (readiness/tests/test_agreement_closed_market.py)."""
+    from trading.models import RiskPolicy
+
+    account, model = world
+    RiskPolicy.objects.filter(account=account).update(
+        max_trades_per_day=1, daily_loss_stop_pct=None, max_consecutive_losses=None,
+        min_profit_factor=None, min_win_rate_pct=None, max_drawdown_pct=None)
+    replay = run_json("replay", "--account", str(account.pk), "--start", START.isoformat(),
+                      "--days", str(DAYS))
+    backtest = run_json("backtest", "--model", str(model.pk), "--account", str(account.pk),
+                        "--start", START.isoformat(), "--end", END.isoformat())
+    replayed = [comparable(t) for t in replay["trades"]]
+    assert replayed == [comparable(t) for t in backtest["trades"]]
+    days = [t["entry_time"][:10] for t in replay["trades"]]
+    assert len(days) == len(set(days)) >= 10, days  # at most one a UTC day, and many days
+    assert replay["denied_by_rule"].get("max_trades_per_day", 0) > 0, replay["denied_by_rule"]
+    assert replay["denied_by_rule"] == backtest["denied_by_rule"]
+    assert replay["halts"] == backtest["halts"] == []
+    # Friday's last decisions filled at the Sunday 22:00 reopening count on that Sunday (UTC),
+    # so Monday still has its trade: on both paths.
+    reopenings = [day for day in days if date.fromisoformat(day).weekday() == 6]
+    assert reopenings, days

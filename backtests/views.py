@@ -24,8 +24,7 @@ from backtests.serializers import (
     BacktestRunListSerializer,
 )
 from nusatrade.apibase import (
-    ApiFilterSet,
-    AwareDateTimeFilter,
+    CreatedRangeFilterSet,
     CursorPage,
     IdFilter,
     StrictOrderingFilter,
@@ -50,7 +49,7 @@ class ReportHTMLRenderer(BaseRenderer):
         return str(data).encode(self.charset)
 
 
-class BacktestRunFilter(ApiFilterSet):
+class BacktestRunFilter(CreatedRangeFilterSet):
     """The same kinds of filters as the other lists (docs/api.md, "Filters and ordering")."""
 
     status = django_filters.ChoiceFilter(choices=RunStatus.choices,
@@ -59,10 +58,6 @@ class BacktestRunFilter(ApiFilterSet):
     symbol = django_filters.CharFilter(field_name="model__instrument__symbol",
                                        lookup_expr="iexact", max_length=32,
                                        help_text="The model's symbol (case-insensitive).")
-    created_after = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte",
-                                        help_text="Created at or after (ISO 8601 with offset).")
-    created_before = AwareDateTimeFilter(field_name="created_at", lookup_expr="lt",
-                                         help_text="Created before (ISO 8601 with offset).")
 
     class Meta:
         model = BacktestRun

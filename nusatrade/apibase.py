@@ -180,6 +180,16 @@ class ApiFilterSet(django_filters.FilterSet, metaclass=_ApiFilterSetMetaclass):
         return form_class
 
 
+
+class CreatedRangeFilterSet(ApiFilterSet):
+    """``created_after`` / ``created_before`` on ``created_at``: the same pair, the same
+    words, on every list that has them (orders, models, backtests, readiness)."""
+
+    created_after = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte",
+                                        help_text="Created at or after (ISO 8601 with offset).")
+    created_before = AwareDateTimeFilter(field_name="created_at", lookup_expr="lt",
+                                         help_text="Created before (ISO 8601 with offset).")
+
 _PLAIN_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 

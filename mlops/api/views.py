@@ -11,19 +11,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 
 from mlops.models import MLModel, ModelStatus
-from nusatrade.apibase import ApiFilterSet, AwareDateTimeFilter, CursorPage, StrictQueryMixin
+from nusatrade.apibase import CreatedRangeFilterSet, CursorPage, StrictQueryMixin
 from nusatrade.apibase import StrictOrderingFilter as OrderingFilter
 
 
-class MLModelFilter(ApiFilterSet):
+class MLModelFilter(CreatedRangeFilterSet):
     status = django_filters.ChoiceFilter(choices=ModelStatus.choices)
     symbol = django_filters.CharFilter(field_name="instrument__symbol", lookup_expr="iexact",
                                        max_length=32)
     timeframe = django_filters.CharFilter(field_name="timeframe", max_length=3)
-    created_after = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte",
-                                        help_text="Created at or after (ISO 8601 with offset).")
-    created_before = AwareDateTimeFilter(field_name="created_at", lookup_expr="lt",
-                                         help_text="Created before (ISO 8601 with offset).")
 
     class Meta:
         model = MLModel

@@ -12,7 +12,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 
-from nusatrade.apibase import AwareDateTimeFilter, CursorPage, StrictQueryMixin
+from nusatrade.apibase import CreatedRangeFilterSet, CursorPage, IdFilter, StrictQueryMixin
 from nusatrade.apibase import StrictOrderingFilter as OrderingFilter
 from readiness.models import ReadinessReport, Verdict
 
@@ -25,16 +25,12 @@ CRITERION_SCHEMA = {"type": "object", "properties": {
     "passed": {"type": "boolean"}, "reason": {"type": "string"}}}
 
 
-class ReadinessFilter(django_filters.FilterSet):
-    model = django_filters.NumberFilter(field_name="model_id", min_value=1)
+class ReadinessFilter(CreatedRangeFilterSet):
+    model = IdFilter(field_name="model_id", help_text="ML model id.")
     verdict = django_filters.ChoiceFilter(choices=Verdict.choices)
     symbol = django_filters.CharFilter(field_name="symbol", lookup_expr="iexact",
                                        max_length=32)
     timeframe = django_filters.CharFilter(field_name="timeframe", max_length=3)
-    created_after = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte",
-                                        help_text="Created at or after (ISO 8601 with offset).")
-    created_before = AwareDateTimeFilter(field_name="created_at", lookup_expr="lt",
-                                         help_text="Created before (ISO 8601 with offset).")
 
     class Meta:
         model = ReadinessReport

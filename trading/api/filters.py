@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import django_filters
 
-from nusatrade.apibase import ApiFilterSet, AwareDateTimeFilter, IdFilter
+from nusatrade.apibase import ApiFilterSet, AwareDateTimeFilter, CreatedRangeFilterSet, IdFilter
 from trading.models import (
     Decision,
     Order,
@@ -46,14 +46,10 @@ class PositionFilter(_Common):
         fields: list[str] = []
 
 
-class OrderFilter(_Common):
+class OrderFilter(_Common, CreatedRangeFilterSet):
     side = django_filters.ChoiceFilter(choices=SideChoices.choices)
     status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
     purpose = django_filters.ChoiceFilter(choices=OrderPurpose.choices)
-    created_after = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte",
-                                        help_text="Created at or after (ISO 8601 with offset).")
-    created_before = AwareDateTimeFilter(field_name="created_at", lookup_expr="lt",
-                                         help_text="Created before (ISO 8601 with offset).")
 
     class Meta:
         model = Order

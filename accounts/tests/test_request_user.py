@@ -34,9 +34,13 @@ def test_user_role_and_account_ids_come_in_one_query():
         user = user_get_for_request(w.alice.pk)
     assert len(queries) == 1
     assert user == w.alice and user.is_admin_role is False
-    assert user.own_account_ids == sorted([w.account_a.pk, second.pk])
     boss = user_get_for_request(w.boss.pk)
-    assert boss.is_admin_role is True and boss.own_account_ids == []
+    assert boss.is_admin_role is True
+    if connection.vendor == "postgresql":  # the account ids come in the same query
+        assert user.own_account_ids == sorted([w.account_a.pk, second.pk])
+        assert boss.own_account_ids == []
+    else:  # the embedded default: trading.api.selectors.own_account_ids reads them
+        assert not hasattr(user, "own_account_ids")
     assert user_get_for_request(10**9) is None
     assert user_get_for_request("x") is None
 
